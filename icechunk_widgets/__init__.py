@@ -1,0 +1,1 @@
+"""Jupyter widgets for pyicechunk (grown in a later issue)."""
