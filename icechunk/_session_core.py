@@ -1,0 +1,445 @@
+"""The async engine behind a session: a view of one snapshot plus a change set.
+
+Reads resolve a path first against the change set, then against the base snapshot.
+Commit writes every new object (chunks were written at set time; then manifests, the
+snapshot and its transaction log) and only then moves the branch with one conditional
+update of the repo info file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from icechunk.changeset import ArrayMeta, ChangeSet, Coords, NewNode
+from icechunk.errors import (
+    ConflictError,
+    ErrorKind,
+    InvalidInputError,
+    NodeNotFoundError,
+    ReadOnlyError,
+    SessionStateError,
+)
+from icechunk.format.ids import ChunkId, ManifestId, NodeId, SnapshotId
+from icechunk.format.manifest import ChunkTable, Manifest
+from icechunk.format.model import (
+    ArrayNodeData,
+    ChunkPayload,
+    InlinePayload,
+    ManifestFileInfo,
+    ManifestRef,
+    NativePayload,
+    NodeSnapshot,
+    RepoInfo,
+    Snapshot,
+    SnapshotEntry,
+    TransactionLog,
+    UpdateKind,
+    UpdateRecord,
+)
+from icechunk.refs import now_micros
+from icechunk.zarr_meta import ChunkKeyEncoding, parse_zarr_json
+
+if TYPE_CHECKING:
+    from icechunk._repo_core import RepoCore
+
+__all__ = ["NodeView", "SessionCore", "validate_path"]
+
+ROOT = "/"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeView:
+    """A node as the session sees it: base snapshot data with session changes applied."""
+
+    id: NodeId
+    path: str
+    user_data: bytes
+    array: ArrayMeta | None
+    manifests: tuple[ManifestRef, ...]
+    is_new: bool
+
+    @property
+    def is_group(self) -> bool:
+        """True for groups."""
+        return self.array is None
+
+    @property
+    def encoding(self) -> ChunkKeyEncoding:
+        """The array's chunk-key encoding (from its zarr.json)."""
+        parsed = parse_zarr_json(self.user_data)
+        return parsed.encoding or ChunkKeyEncoding(True, "/")
+
+
+def validate_path(path: str) -> str:
+    """Check that ``path`` is an absolute, canonical node path and return it."""
+    bad = (
+        not path.startswith("/")
+        or (path != ROOT and path.endswith("/"))
+        or "\x00" in path
+        or any(seg in ("", ".", "..") for seg in path.split("/")[1:] if path != ROOT)
+    )
+    if bad:
+        raise InvalidInputError(
+            f"invalid node path {path!r}: paths are absolute, '/'-separated, with no empty, "
+            "'.' or '..' segments and no trailing '/'",
+            ErrorKind.INVALID_PATH,
+        )
+    return path
+
+
+def _parent(path: str) -> str:
+    return path.rsplit("/", 1)[0] or ROOT
+
+
+def _under(path: str, prefix: str) -> bool:
+    return prefix == ROOT or path == prefix or path.startswith(prefix + "/")
+
+
+def _view(node: NodeSnapshot) -> NodeView:
+    arr = node.array
+    meta = None if arr is None else ArrayMeta(node.user_data, arr.shape, arr.dimension_names)
+    manifests = () if arr is None else arr.manifests
+    return NodeView(node.id, node.path, node.user_data, meta, manifests, False)
+
+
+class SessionCore:
+    """Async state of a session: base snapshot, branch, mode and change set."""
+
+    def __init__(
+        self,
+        repo: RepoCore,
+        snapshot_id: SnapshotId,
+        branch: str | None,
+        writable: bool,
+        changes: ChangeSet | None = None,
+    ) -> None:
+        self.repo = repo
+        self.snapshot_id = snapshot_id
+        self.branch = branch
+        self.writable = writable
+        self.changes = changes or ChangeSet()
+        self._snapshot: Snapshot | None = None
+        self._index: dict[str, NodeSnapshot] | None = None
+
+    # ------------------------------------------------------------------ reading nodes
+    async def snapshot(self) -> Snapshot:
+        """The base snapshot (read once)."""
+        if self._snapshot is None:
+            self._snapshot = await self.repo.assets.fetch_snapshot(self.snapshot_id)
+        return self._snapshot
+
+    async def _nodes(self) -> dict[str, NodeSnapshot]:
+        if self._index is None:
+            self._index = {n.path: n for n in (await self.snapshot()).nodes}
+        return self._index
+
+    async def get_node(self, path: str) -> NodeView | None:
+        """The node at ``path`` as this session sees it, or None."""
+        new = self.changes.new_nodes.get(path)
+        if new is not None:
+            return NodeView(new.id, new.path, new.user_data, new.array, (), True)
+        if self.changes.is_deleted(path):
+            return None
+        node = (await self._nodes()).get(path)
+        if node is None:
+            return None
+        view = _view(node)
+        upd_arr = self.changes.updated_arrays.get(node.id)
+        if upd_arr is not None:
+            return replace(view, user_data=upd_arr.user_data, array=upd_arr)
+        upd_group = self.changes.updated_groups.get(node.id)
+        if upd_group is not None:
+            return replace(view, user_data=upd_group)
+        return view
+
+    async def require_node(self, path: str) -> NodeView:
+        """Like :meth:`get_node` but raises :class:`NodeNotFoundError`."""
+        node = await self.get_node(path)
+        if node is None:
+            raise NodeNotFoundError(f"no group or array found at path {path!r}")
+        return node
+
+    async def list_nodes(self, prefix: str = ROOT) -> list[NodeView]:
+        """Every node at or below ``prefix``, sorted by path bytes."""
+        out: dict[str, NodeView] = {}
+        for path in await self._nodes():
+            if _under(path, prefix):
+                view = await self.get_node(path)
+                if view is not None:
+                    out[path] = view
+        for new in self.changes.new_nodes_under(prefix):
+            out[new.path] = NodeView(new.id, new.path, new.user_data, new.array, (), True)
+        return [out[p] for p in sorted(out, key=lambda p: p.encode())]
+
+    # ------------------------------------------------------------------ reading chunks
+    async def chunk_payload(self, node: NodeView, coords: Coords) -> ChunkPayload | None:
+        """Where the chunk's bytes are, or None if it was never written (fill value)."""
+        pending = self.changes.chunk_changes(node.id)
+        if coords in pending:
+            return pending[coords]
+        for mref in node.manifests:
+            if all(lo <= c < hi for c, (lo, hi) in zip(coords, mref.extents, strict=False)):
+                table = (await self.repo.assets.fetch_manifest(mref.object_id)).arrays.get(node.id)
+                if table is not None:
+                    hit = table.lookup(coords)
+                    if hit is not None:
+                        return hit
+        return None
+
+    async def read_chunk(
+        self, node: NodeView, coords: Coords, byte_range: tuple[int, int | None] | None
+    ) -> bytes | None:
+        """The chunk's bytes (optionally a ``[start, stop)`` slice), or None."""
+        payload = await self.chunk_payload(node, coords)
+        if payload is None:
+            return None
+        if isinstance(payload, InlinePayload):
+            data = payload.data
+            return data if byte_range is None else data[byte_range[0] : byte_range[1]]
+        if isinstance(payload, NativePayload):
+            rng = None
+            if byte_range is not None:
+                stop = payload.length if byte_range[1] is None else byte_range[1]
+                rng = (byte_range[0], min(stop, payload.length))
+            return await self.repo.assets.fetch_chunk(
+                payload.chunk_id, payload.offset, payload.length, rng
+            )
+        return await self.repo.fetch_virtual_chunk(payload, byte_range)
+
+    async def chunk_coords(self, node: NodeView) -> list[Coords]:
+        """Coordinates of every written chunk of an array, sorted."""
+        coords: set[Coords] = set()
+        for mref in node.manifests:
+            table = (await self.repo.assets.fetch_manifest(mref.object_id)).arrays.get(node.id)
+            if table is not None:
+                coords.update(tuple(int(v) for v in row) for row in table.coords_array)
+        for c, payload in self.changes.chunk_changes(node.id).items():
+            if payload is None:
+                coords.discard(c)
+            else:
+                coords.add(c)
+        return sorted(coords)
+
+    # ------------------------------------------------------------------ writing
+    def _require_writable(self) -> None:
+        if not self.writable:
+            raise ReadOnlyError(
+                "this session is read-only; open one with repo.writable_session(branch)",
+                ErrorKind.READ_ONLY_SESSION,
+            )
+
+    async def set_metadata(self, path: str, raw: bytes) -> None:
+        """Create or update the group/array at ``path`` from its zarr.json bytes."""
+        self._require_writable()
+        validate_path(path)
+        parsed = parse_zarr_json(raw)
+        existing = await self.get_node(path)
+        if existing is not None and existing.is_group == (parsed.array is None):
+            await self._update_metadata(existing, raw, parsed.array)
+            return
+        if existing is not None:
+            await self.delete_node(path)
+        node = NewNode(NodeId.random(), path, bytes(raw), parsed.array)
+        self.changes.new_nodes[path] = node
+
+    async def _update_metadata(self, node: NodeView, raw: bytes, meta: ArrayMeta | None) -> None:
+        if node.user_data == raw:
+            return
+        if node.is_new:
+            self.changes.new_nodes[node.path] = NewNode(node.id, node.path, bytes(raw), meta)
+        elif meta is not None:
+            self.changes.updated_arrays[node.id] = meta
+        else:
+            self.changes.updated_groups[node.id] = bytes(raw)
+
+    async def delete_node(self, path: str) -> None:
+        """Delete the node at ``path`` and, for a group, everything below it."""
+        self._require_writable()
+        for node in reversed(await self.list_nodes(path)):
+            self.changes.drop_node(node.id)
+            if node.is_new:
+                self.changes.new_nodes.pop(node.path, None)
+            elif node.is_group:
+                self.changes.deleted_groups[node.path] = node.id
+            else:
+                self.changes.deleted_arrays[node.path] = node.id
+
+    async def set_chunk(self, path: str, coords: Coords, data: bytes) -> None:
+        """Store an encoded chunk: inline when small, else as a new chunk file."""
+        self._require_writable()
+        node = await self._require_array(path)
+        self._check_coords(node, coords)
+        if len(data) <= self.repo.inline_threshold:
+            payload: ChunkPayload = InlinePayload(bytes(data))
+        else:
+            chunk_id = ChunkId.random()
+            await self.repo.assets.write_chunk(chunk_id, bytes(data))
+            payload = NativePayload(chunk_id, 0, len(data))
+        self.changes.set_chunk(node.id, coords, payload)
+
+    async def set_payload(self, path: str, coords: Coords, payload: ChunkPayload | None) -> None:
+        """Record an already-stored payload (virtual refs) or a delete (None)."""
+        self._require_writable()
+        node = await self._require_array(path)
+        self._check_coords(node, coords)
+        self.changes.set_chunk(node.id, coords, payload)
+
+    async def _require_array(self, path: str) -> NodeView:
+        node = await self.require_node(path)
+        if node.array is None:
+            raise InvalidInputError(f"{path!r} is a group, not an array", ErrorKind.NOT_AN_ARRAY)
+        return node
+
+    @staticmethod
+    def _check_coords(node: NodeView, coords: Coords) -> None:
+        assert node.array is not None
+        shape = node.array.shape
+        if len(coords) != len(shape) or any(
+            c < 0 or c >= d.num_chunks for c, d in zip(coords, shape, strict=False)
+        ):
+            raise InvalidInputError(
+                f"chunk index {list(coords)} is outside the chunk grid of array {node.path!r} "
+                f"({[d.num_chunks for d in shape]} chunks per dimension)",
+                ErrorKind.INVALID_CHUNK_INDEX,
+            )
+
+    # ------------------------------------------------------------------ commit
+    async def commit(
+        self, message: str, metadata: dict[str, Any] | None, allow_empty: bool
+    ) -> SnapshotId:
+        """Write the new snapshot and move the branch; raises ConflictError if it moved."""
+        self._require_writable()
+        if self.branch is None:
+            raise SessionStateError(
+                "cannot commit a session that is not on a branch", ErrorKind.NOT_ON_BRANCH
+            )
+        if self.changes.is_empty() and not allow_empty:
+            raise SessionStateError(
+                "cannot commit: no changes were made to the session "
+                "(pass allow_empty=True to commit anyway)",
+                ErrorKind.NO_CHANGES_TO_COMMIT,
+            )
+        snap, log = await self.flush(message, metadata or {})
+        branch, parent = self.branch, self.snapshot_id
+
+        def move_branch(info: RepoInfo) -> tuple[RepoInfo, UpdateRecord]:
+            tip = info.branches.get(branch)
+            if tip is None:
+                from icechunk.errors import RefNotFoundError
+
+                raise RefNotFoundError(f"branch {branch!r} no longer exists", ErrorKind.BRANCH_NOT_FOUND)
+            if tip != parent:
+                raise ConflictError(str(parent), str(tip))
+            entry = SnapshotEntry(snap.id, parent, snap.flushed_at, snap.message, snap.metadata)
+            snapshots = {**info.snapshots, snap.id: entry}
+            new = replace(info, branches={**info.branches, branch: snap.id}, snapshots=snapshots)
+            return new, UpdateRecord(UpdateKind.NEW_COMMIT, 0, name=branch, new_snap_id=snap.id)
+
+        await self.repo.refs.update(move_branch)
+        self._rebase_onto(snap)
+        self.writable = False
+        del log
+        return snap.id
+
+    def _rebase_onto(self, snap: Snapshot) -> None:
+        self.snapshot_id = snap.id
+        self._snapshot = snap
+        self._index = None
+        self.changes = ChangeSet()
+
+    async def flush(self, message: str, metadata: dict[str, Any]) -> tuple[Snapshot, TransactionLog]:
+        """Write manifests, the snapshot and its transaction log for the current changes."""
+        base = await self.snapshot()
+        known_files = {m.id: m for m in base.manifest_files}
+        nodes: list[NodeSnapshot] = []
+        files: dict[ManifestId, ManifestFileInfo] = {}
+        for view in await self.list_nodes():
+            node, node_files = await self._flush_node(view, known_files)
+            nodes.append(node)
+            files.update({f.id: f for f in node_files})
+        snap = Snapshot(
+            id=SnapshotId.random(),
+            flushed_at=now_micros(),
+            message=message,
+            metadata=metadata,
+            nodes=tuple(nodes),
+            manifest_files=tuple(files[k] for k in sorted(files)),
+        )
+        log = self._transaction_log(snap.id)
+        await self.repo.assets.write_transaction_log(log)
+        await self.repo.assets.write_snapshot(snap)
+        return snap, log
+
+    async def _flush_node(
+        self, view: NodeView, known: dict[ManifestId, ManifestFileInfo]
+    ) -> tuple[NodeSnapshot, list[ManifestFileInfo]]:
+        if view.array is None:
+            return NodeSnapshot(view.id, view.path, view.user_data, None), []
+        changes = self.changes.chunk_changes(view.id)
+        shape_changed = view.id in self.changes.updated_arrays
+        if not changes and not shape_changed and not view.is_new:
+            data = ArrayNodeData(view.array.shape, view.array.dimension_names, view.manifests)
+            infos = [known[m.object_id] for m in view.manifests if m.object_id in known]
+            return NodeSnapshot(view.id, view.path, view.user_data, data), infos
+        table = await self._merged_table(view, changes)
+        refs: tuple[ManifestRef, ...] = ()
+        infos = []
+        if table is not None and len(table):
+            manifest = Manifest(ManifestId.random(), {view.id: table})
+            size = await self.repo.assets.write_manifest(manifest)
+            refs = (ManifestRef(manifest.id, table.extents()),)
+            infos = [ManifestFileInfo(manifest.id, size, len(table))]
+        data = ArrayNodeData(view.array.shape, view.array.dimension_names, refs)
+        return NodeSnapshot(view.id, view.path, view.user_data, data), infos
+
+    async def _merged_table(
+        self, view: NodeView, changes: dict[Coords, ChunkPayload | None]
+    ) -> ChunkTable | None:
+        assert view.array is not None
+        ndim = len(view.array.shape)
+        table: ChunkTable | None = None
+        for mref in view.manifests:
+            part = (await self.repo.assets.fetch_manifest(mref.object_id)).arrays.get(view.id)
+            if part is None:
+                continue
+            table = part if table is None else table.merge(dict(part.items()))
+        if table is None:
+            table = ChunkTable.from_payloads(ndim, {})
+        if changes:
+            table = table.merge(changes)
+        return _drop_out_of_bounds(table, [d.num_chunks for d in view.array.shape])
+
+    def _transaction_log(self, snapshot_id: SnapshotId) -> TransactionLog:
+        ch = self.changes
+        new_groups = frozenset(n.id for n in ch.new_nodes.values() if n.array is None)
+        new_arrays = frozenset(n.id for n in ch.new_nodes.values() if n.array is not None)
+        chunks = {
+            node: frozenset(writes) for node, writes in ch.chunks.items() if writes
+        }
+        return TransactionLog(
+            id=snapshot_id,
+            new_groups=new_groups,
+            new_arrays=new_arrays,
+            deleted_groups=frozenset(ch.deleted_groups.values()),
+            deleted_arrays=frozenset(ch.deleted_arrays.values()),
+            updated_arrays=frozenset(ch.updated_arrays),
+            updated_groups=frozenset(ch.updated_groups),
+            updated_chunks=chunks,
+        )
+
+
+def _drop_out_of_bounds(table: ChunkTable, counts: list[int]) -> ChunkTable:
+    """Remove refs outside the chunk grid (after an array shrank)."""
+    if not len(table) or not counts:
+        return table
+    coords = np.asarray(table.coords_array)
+    outside = (coords >= np.asarray(counts, dtype=np.int64)).any(axis=1)
+    if not outside.any():
+        return table
+    drop: dict[Coords, ChunkPayload | None] = {
+        tuple(int(v) for v in row): None for row in coords[outside]
+    }
+    return table.merge(drop)

@@ -1,0 +1,196 @@
+"""Typed reads and writes of repository objects, with bounded caches.
+
+The only module that knows where each object kind lives in storage and which codec
+reads it. Immutable objects (snapshots, manifests, transaction logs, chunks) are cached
+by id; they never change once written.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from icechunk.errors import ErrorKind, FormatError, NotFoundError, SnapshotNotFoundError
+from icechunk.format.ids import ChunkId, ManifestId, SnapshotId
+from icechunk.format.manifest import Manifest, decode_manifest, encode_manifest
+from icechunk.format.model import Snapshot, TransactionLog
+from icechunk.format.snapshot import decode_snapshot, encode_snapshot
+from icechunk.format.txlog import decode_transaction_log, encode_transaction_log
+from icechunk.storage import PutMode, Storage
+
+__all__ = [
+    "CHUNKS",
+    "MANIFESTS",
+    "OVERWRITTEN",
+    "REPO_INFO_KEY",
+    "SNAPSHOTS",
+    "TRANSACTIONS",
+    "AssetManager",
+]
+
+SNAPSHOTS = "snapshots/"
+MANIFESTS = "manifests/"
+TRANSACTIONS = "transactions/"
+CHUNKS = "chunks/"
+OVERWRITTEN = "overwritten/"
+REPO_INFO_KEY = "repo"
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _LRU(Generic[K, V]):
+    """A small least-recently-used cache bounded by a weight (items or refs)."""
+
+    def __init__(self, capacity: int, weigh: Callable[[V], int] = lambda _: 1) -> None:
+        self._capacity = capacity
+        self._weigh = weigh
+        self._items: OrderedDict[K, tuple[V, int]] = OrderedDict()
+        self._weight = 0
+
+    def get(self, key: K) -> V | None:
+        hit = self._items.get(key)
+        if hit is None:
+            return None
+        self._items.move_to_end(key)
+        return hit[0]
+
+    def put(self, key: K, value: V) -> None:
+        if self._capacity <= 0:
+            return
+        if key in self._items:
+            self._weight -= self._items.pop(key)[1]
+        w = self._weigh(value)
+        self._items[key] = (value, w)
+        self._weight += w
+        while self._weight > self._capacity and len(self._items) > 1:
+            _, (_, old) = self._items.popitem(last=False)
+            self._weight -= old
+
+
+class AssetManager:
+    """Reads and writes snapshots, manifests, transaction logs and chunks.
+
+    Parameters
+    ----------
+    storage
+        The byte-level storage of the repository.
+    compression_level
+        zstd level for metadata files.
+    num_snapshot_nodes, num_chunk_refs, num_transaction_changes
+        Cache capacities, as in ``CachingConfig``.
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        compression_level: int = 3,
+        num_snapshot_nodes: int = 500_000,
+        num_chunk_refs: int = 15_000_000,
+        num_transaction_changes: int = 0,
+    ) -> None:
+        self.storage = storage
+        self.compression_level = compression_level
+        self._snapshots: _LRU[SnapshotId, Snapshot] = _LRU(
+            num_snapshot_nodes, lambda s: max(1, len(s.nodes))
+        )
+        self._manifests: _LRU[ManifestId, Manifest] = _LRU(
+            num_chunk_refs, lambda m: max(1, sum(len(t) for t in m.arrays.values()))
+        )
+        self._txlogs: _LRU[SnapshotId, TransactionLog] = _LRU(max(num_transaction_changes, 64))
+
+    # ------------------------------------------------------------------ snapshots
+    async def fetch_snapshot(self, snapshot_id: SnapshotId) -> Snapshot:
+        """Read (or take from cache) the snapshot with this id."""
+        cached = self._snapshots.get(snapshot_id)
+        if cached is not None:
+            return cached
+        data = await self._get(SNAPSHOTS + str(snapshot_id), "snapshot", str(snapshot_id))
+        snap = decode_snapshot(data)
+        if snap.id != snapshot_id:
+            raise FormatError(f"snapshot file {snapshot_id} holds snapshot {snap.id}")
+        self._snapshots.put(snapshot_id, snap)
+        return snap
+
+    async def write_snapshot(self, snap: Snapshot) -> None:
+        """Write a new snapshot file."""
+        data = encode_snapshot(snap, compression_level=self.compression_level)
+        await self.storage.put(SNAPSHOTS + str(snap.id), data, mode=PutMode.OVERWRITE)
+        self._snapshots.put(snap.id, snap)
+
+    async def snapshot_exists(self, snapshot_id: SnapshotId) -> bool:
+        """Whether the snapshot file exists."""
+        if self._snapshots.get(snapshot_id) is not None:
+            return True
+        return await self.storage.exists(SNAPSHOTS + str(snapshot_id))
+
+    # ------------------------------------------------------------------ manifests
+    async def fetch_manifest(self, manifest_id: ManifestId, size_bytes: int | None = None) -> Manifest:
+        """Read (or take from cache) the manifest with this id."""
+        cached = self._manifests.get(manifest_id)
+        if cached is not None:
+            return cached
+        data = await self._get(MANIFESTS + str(manifest_id), "manifest", str(manifest_id))
+        manifest = decode_manifest(data)
+        self._manifests.put(manifest_id, manifest)
+        return manifest
+
+    async def write_manifest(self, manifest: Manifest) -> int:
+        """Write a new manifest file and return its exact size in bytes."""
+        data = encode_manifest(manifest, compression_level=self.compression_level)
+        await self.storage.put(MANIFESTS + str(manifest.id), data, mode=PutMode.OVERWRITE)
+        self._manifests.put(manifest.id, manifest)
+        return len(data)
+
+    # ------------------------------------------------------------------ transaction logs
+    async def fetch_transaction_log(self, snapshot_id: SnapshotId) -> TransactionLog:
+        """Read the transaction log written with this snapshot."""
+        cached = self._txlogs.get(snapshot_id)
+        if cached is not None:
+            return cached
+        data = await self._get(
+            TRANSACTIONS + str(snapshot_id), "transaction log", str(snapshot_id)
+        )
+        log = decode_transaction_log(data)
+        self._txlogs.put(snapshot_id, log)
+        return log
+
+    async def write_transaction_log(self, log: TransactionLog) -> None:
+        """Write the transaction log of a new snapshot."""
+        data = encode_transaction_log(log, compression_level=self.compression_level)
+        await self.storage.put(TRANSACTIONS + str(log.id), data, mode=PutMode.OVERWRITE)
+        self._txlogs.put(log.id, log)
+
+    # ------------------------------------------------------------------ chunks
+    async def write_chunk(self, chunk_id: ChunkId, data: bytes) -> None:
+        """Write a native chunk file."""
+        await self.storage.put(CHUNKS + str(chunk_id), data, mode=PutMode.OVERWRITE)
+
+    async def fetch_chunk(
+        self, chunk_id: ChunkId, offset: int, length: int, byte_range: tuple[int, int] | None
+    ) -> bytes:
+        """Read a native chunk, or a byte range ``[start, stop)`` of it."""
+        start, stop = offset, offset + length
+        if byte_range is not None:
+            start, stop = offset + byte_range[0], offset + byte_range[1]
+        key = CHUNKS + str(chunk_id)
+        try:
+            return await self.storage.get(key, (start, stop))
+        except NotFoundError as exc:
+            raise NotFoundError(
+                f"chunk file {chunk_id} referenced by the manifest is missing from storage",
+                ErrorKind.CHUNK_NOT_FOUND,
+            ) from exc
+
+    # ------------------------------------------------------------------ helpers
+    async def _get(self, key: str, what: str, ident: str) -> bytes:
+        try:
+            return await self.storage.get(key)
+        except NotFoundError as exc:
+            if what == "snapshot":
+                raise SnapshotNotFoundError(f"snapshot {ident} does not exist") from exc
+            raise NotFoundError(
+                f"{what} {ident} not found in the repository storage", ErrorKind.OBJECT_NOT_FOUND
+            ) from exc

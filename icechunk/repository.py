@@ -1,0 +1,436 @@
+"""The public :class:`Repository`: open or create a repository, manage refs, open sessions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Self
+
+from icechunk._repo_core import MAIN, RepoCore, parse_snapshot_id
+from icechunk._sync import sync
+from icechunk.asset_manager import REPO_INFO_KEY
+from icechunk.config import RepositoryConfig
+from icechunk.errors import (
+    ErrorKind,
+    InvalidInputError,
+    RepositoryNotFoundError,
+    SnapshotNotFoundError,
+)
+from icechunk.format.ids import SnapshotId
+from icechunk.format.model import SnapshotEntry
+from icechunk.session import Session
+from icechunk.snapshots import SnapshotInfo
+from icechunk.storage import Storage
+
+__all__ = ["Repository"]
+
+
+class _Ancestry:
+    """Ancestry of a snapshot, usable with both ``for`` and ``async for``."""
+
+    def __init__(self, agen: AsyncIterator[SnapshotEntry]) -> None:
+        self._agen = agen
+
+    def __iter__(self) -> Iterator[SnapshotInfo]:
+        return self
+
+    def __next__(self) -> SnapshotInfo:
+        try:
+            return SnapshotInfo(sync(self._agen.__anext__()))
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+    def __aiter__(self) -> AsyncIterator[SnapshotInfo]:
+        return self
+
+    async def __anext__(self) -> SnapshotInfo:
+        return SnapshotInfo(await self._agen.__anext__())
+
+
+class Repository:
+    """An Icechunk repository: branches, tags, snapshots and sessions over one storage."""
+
+    def __init__(self, core: RepoCore) -> None:
+        self._core = core
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    async def create_async(
+        cls,
+        storage: Storage,
+        config: RepositoryConfig | None = None,
+        authorize_virtual_chunk_access: dict[str, Any] | None = None,
+        spec_version: int | None = None,
+        check_clean_root: bool = True,
+    ) -> Self:
+        """Create a new repository; fails if one already exists at ``storage``."""
+        if spec_version not in (None, 2):
+            raise InvalidInputError(
+                f"pyicechunk creates spec version 2 repositories only (asked for {spec_version})",
+                ErrorKind.UNSUPPORTED_SPEC_VERSION,
+            )
+        if check_clean_root:
+            await _check_clean_root(storage)
+        cfg = config if config is not None else RepositoryConfig.default()
+        core = RepoCore(storage, cfg)
+        stored = None if config is None else cfg._to_dict()
+        await core.initialize(stored)
+        return cls(core)
+
+    @classmethod
+    def create(
+        cls,
+        storage: Storage,
+        config: RepositoryConfig | None = None,
+        authorize_virtual_chunk_access: dict[str, Any] | None = None,
+        spec_version: int | None = None,
+        check_clean_root: bool = True,
+    ) -> Self:
+        """Create a new repository; fails if one already exists at ``storage``."""
+        return sync(
+            cls.create_async(
+                storage, config, authorize_virtual_chunk_access, spec_version, check_clean_root
+            )
+        )
+
+    @classmethod
+    async def open_async(
+        cls,
+        storage: Storage,
+        config: RepositoryConfig | None = None,
+        authorize_virtual_chunk_access: dict[str, Any] | None = None,
+    ) -> Self:
+        """Open an existing repository; ``config`` overrides the persisted one field by field."""
+        stored = await cls.fetch_config_async(storage)
+        if stored is None and not await cls.exists_async(storage):
+            raise RepositoryNotFoundError(
+                "no Icechunk repository found at this storage location; "
+                "create one with Repository.create"
+            )
+        cfg = stored or RepositoryConfig.default()
+        if config is not None:
+            cfg = cfg.merge(config)
+        return cls(RepoCore(storage, cfg))
+
+    @classmethod
+    def open(
+        cls,
+        storage: Storage,
+        config: RepositoryConfig | None = None,
+        authorize_virtual_chunk_access: dict[str, Any] | None = None,
+    ) -> Self:
+        """Open an existing repository; ``config`` overrides the persisted one field by field."""
+        return sync(cls.open_async(storage, config, authorize_virtual_chunk_access))
+
+    @classmethod
+    async def open_or_create_async(
+        cls,
+        storage: Storage,
+        config: RepositoryConfig | None = None,
+        authorize_virtual_chunk_access: dict[str, Any] | None = None,
+        create_version: int | None = None,
+    ) -> Self:
+        """Open the repository at ``storage``, creating it first if there is none."""
+        if await cls.exists_async(storage):
+            return await cls.open_async(storage, config, authorize_virtual_chunk_access)
+        return await cls.create_async(
+            storage, config, authorize_virtual_chunk_access, create_version
+        )
+
+    @classmethod
+    def open_or_create(
+        cls,
+        storage: Storage,
+        config: RepositoryConfig | None = None,
+        authorize_virtual_chunk_access: dict[str, Any] | None = None,
+        create_version: int | None = None,
+    ) -> Self:
+        """Open the repository at ``storage``, creating it first if there is none."""
+        return sync(
+            cls.open_or_create_async(
+                storage, config, authorize_virtual_chunk_access, create_version
+            )
+        )
+
+    @staticmethod
+    async def exists_async(storage: Storage) -> bool:
+        """Whether a repository exists at ``storage``."""
+        return bool(await storage.exists(REPO_INFO_KEY))
+
+    @staticmethod
+    def exists(storage: Storage) -> bool:
+        """Whether a repository exists at ``storage``."""
+        return sync(Repository.exists_async(storage))
+
+    @staticmethod
+    async def fetch_config_async(storage: Storage) -> RepositoryConfig | None:
+        """The config persisted in the repository, or None if it has none."""
+        if not await storage.exists(REPO_INFO_KEY):
+            return None
+        from icechunk.refs import RepoInfoStore
+
+        stored = (await RepoInfoStore(storage).fetch()).info.config
+        return None if stored is None else RepositoryConfig._from_dict(stored)
+
+    @staticmethod
+    def fetch_config(storage: Storage) -> RepositoryConfig | None:
+        """The config persisted in the repository, or None if it has none."""
+        return sync(Repository.fetch_config_async(storage))
+
+    async def save_config_async(self) -> None:
+        """Persist this repository's current config."""
+        await self._core.save_config(self._core.config._to_dict())
+
+    def save_config(self) -> None:
+        """Persist this repository's current config."""
+        sync(self.save_config_async())
+
+    def reopen(self, config: RepositoryConfig | None = None) -> Self:
+        """A new handle on the same storage, with ``config`` merged over the current one."""
+        cfg = self._core.config if config is None else self._core.config.merge(config)
+        return type(self)(RepoCore(self._core.storage, cfg))
+
+    @property
+    def config(self) -> RepositoryConfig:
+        """The configuration in effect for this handle."""
+        return self._core.config
+
+    @property
+    def storage(self) -> Storage:
+        """The storage the repository lives in."""
+        return self._core.storage
+
+    @property
+    def spec_version(self) -> int:
+        """The on-disk spec version of the repository."""
+        return 2
+
+    # ------------------------------------------------------------------ branches
+    async def create_branch_async(self, branch: str, snapshot_id: str) -> None:
+        """Create a branch pointing at ``snapshot_id``."""
+        await self._core.create_branch(branch, snapshot_id)
+
+    def create_branch(self, branch: str, snapshot_id: str) -> None:
+        """Create a branch pointing at ``snapshot_id``."""
+        sync(self.create_branch_async(branch, snapshot_id))
+
+    async def list_branches_async(self) -> set[str]:
+        """Names of all branches."""
+        return set((await self._core.info()).branches)
+
+    def list_branches(self) -> set[str]:
+        """Names of all branches."""
+        return sync(self.list_branches_async())
+
+    async def lookup_branch_async(self, branch: str) -> str:
+        """The snapshot id at the tip of ``branch``."""
+        return str(await self._core.lookup_branch(branch))
+
+    def lookup_branch(self, branch: str) -> str:
+        """The snapshot id at the tip of ``branch``."""
+        return sync(self.lookup_branch_async(branch))
+
+    async def reset_branch_async(
+        self, branch: str, snapshot_id: str, *, from_snapshot_id: str | None = None
+    ) -> None:
+        """Point ``branch`` at ``snapshot_id`` (only if it is at ``from_snapshot_id``, if given)."""
+        await self._core.reset_branch(branch, snapshot_id, from_snapshot_id)
+
+    def reset_branch(
+        self, branch: str, snapshot_id: str, *, from_snapshot_id: str | None = None
+    ) -> None:
+        """Point ``branch`` at ``snapshot_id`` (only if it is at ``from_snapshot_id``, if given)."""
+        sync(self.reset_branch_async(branch, snapshot_id, from_snapshot_id=from_snapshot_id))
+
+    async def delete_branch_async(self, branch: str) -> None:
+        """Delete a branch; ``main`` cannot be deleted."""
+        await self._core.delete_branch(branch)
+
+    def delete_branch(self, branch: str) -> None:
+        """Delete a branch; ``main`` cannot be deleted."""
+        sync(self.delete_branch_async(branch))
+
+    # ------------------------------------------------------------------ tags
+    async def create_tag_async(self, tag: str, snapshot_id: str) -> None:
+        """Create an immutable tag at ``snapshot_id``."""
+        await self._core.create_tag(tag, snapshot_id)
+
+    def create_tag(self, tag: str, snapshot_id: str) -> None:
+        """Create an immutable tag at ``snapshot_id``."""
+        sync(self.create_tag_async(tag, snapshot_id))
+
+    async def list_tags_async(self) -> set[str]:
+        """Names of all tags."""
+        return set((await self._core.info()).tags)
+
+    def list_tags(self) -> set[str]:
+        """Names of all tags."""
+        return sync(self.list_tags_async())
+
+    async def lookup_tag_async(self, tag: str) -> str:
+        """The snapshot id ``tag`` points to."""
+        return str(await self._core.lookup_tag(tag))
+
+    def lookup_tag(self, tag: str) -> str:
+        """The snapshot id ``tag`` points to."""
+        return sync(self.lookup_tag_async(tag))
+
+    async def delete_tag_async(self, tag: str) -> None:
+        """Delete a tag; the name can never be used again."""
+        await self._core.delete_tag(tag)
+
+    def delete_tag(self, tag: str) -> None:
+        """Delete a tag; the name can never be used again."""
+        sync(self.delete_tag_async(tag))
+
+    # ------------------------------------------------------------------ history
+    async def _resolve(
+        self, branch: str | None, tag: str | None, snapshot_id: str | None
+    ) -> SnapshotId:
+        given = [x is not None for x in (branch, tag, snapshot_id)]
+        if sum(given) != 1:
+            raise InvalidInputError(
+                "pass exactly one of branch, tag or snapshot_id", ErrorKind.INVALID_REF_TYPE
+            )
+        if branch is not None:
+            return await self._core.lookup_branch(branch)
+        if tag is not None:
+            return await self._core.lookup_tag(tag)
+        assert snapshot_id is not None
+        return await self._core.resolve_snapshot(snapshot_id)
+
+    def async_ancestry(
+        self, *, branch: str | None = None, tag: str | None = None, snapshot_id: str | None = None
+    ) -> AsyncIterator[SnapshotInfo]:
+        """Snapshots from the given ref back to the first one, newest first (async)."""
+
+        async def entries() -> AsyncIterator[SnapshotEntry]:
+            start = await self._resolve(branch, tag, snapshot_id)
+            async for entry in self._core.ancestry(start):
+                yield entry
+
+        return _Ancestry(entries())
+
+    def ancestry(
+        self, *, branch: str | None = None, tag: str | None = None, snapshot_id: str | None = None
+    ) -> Iterator[SnapshotInfo]:
+        """Snapshots from the given ref back to the first one, newest first."""
+        return _Ancestry(self.async_ancestry(branch=branch, tag=tag, snapshot_id=snapshot_id)._agen)  # type: ignore[attr-defined]
+
+    async def lookup_snapshot_async(self, snapshot_id: str) -> SnapshotInfo:
+        """Details of one snapshot."""
+        sid = parse_snapshot_id(snapshot_id)
+        entry = (await self._core.info()).snapshots.get(sid)
+        if entry is None:
+            raise SnapshotNotFoundError(f"snapshot {snapshot_id} does not exist")
+        return SnapshotInfo(entry)
+
+    def lookup_snapshot(self, snapshot_id: str) -> SnapshotInfo:
+        """Details of one snapshot."""
+        return sync(self.lookup_snapshot_async(snapshot_id))
+
+    # ------------------------------------------------------------------ metadata
+    async def get_metadata_async(self) -> dict[str, Any]:
+        """Repository-level metadata."""
+        return dict((await self._core.info()).metadata)
+
+    def get_metadata(self) -> dict[str, Any]:
+        """Repository-level metadata."""
+        return sync(self.get_metadata_async())
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Repository-level metadata."""
+        return self.get_metadata()
+
+    async def set_metadata_async(self, metadata: dict[str, Any]) -> None:
+        """Replace the repository-level metadata."""
+        await self._core.set_metadata(metadata)
+
+    def set_metadata(self, metadata: dict[str, Any]) -> None:
+        """Replace the repository-level metadata."""
+        sync(self.set_metadata_async(metadata))
+
+    async def update_metadata_async(self, metadata: dict[str, Any]) -> dict[str, Any]:
+        """Merge keys into the repository metadata and return the result."""
+        merged = {**(await self.get_metadata_async()), **metadata}
+        await self._core.set_metadata(merged)
+        return merged
+
+    def update_metadata(self, metadata: dict[str, Any]) -> dict[str, Any]:
+        """Merge keys into the repository metadata and return the result."""
+        return sync(self.update_metadata_async(metadata))
+
+    # ------------------------------------------------------------------ sessions
+    async def readonly_session_async(
+        self,
+        branch: str | None = None,
+        *,
+        tag: str | None = None,
+        snapshot_id: str | None = None,
+        as_of: dt.datetime | None = None,
+    ) -> Session:
+        """A read-only session at a branch tip, tag or snapshot."""
+        start = await self._resolve(branch, tag, snapshot_id)
+        if as_of is not None:
+            if branch is None:
+                raise InvalidInputError(
+                    "as_of can only be combined with branch", ErrorKind.INVALID_REF_TYPE
+                )
+            start = await self._as_of(start, as_of)
+        return Session._new(self._core, start, None, writable=False)
+
+    def readonly_session(
+        self,
+        branch: str | None = None,
+        *,
+        tag: str | None = None,
+        snapshot_id: str | None = None,
+        as_of: dt.datetime | None = None,
+    ) -> Session:
+        """A read-only session at a branch tip, tag or snapshot."""
+        return sync(
+            self.readonly_session_async(branch, tag=tag, snapshot_id=snapshot_id, as_of=as_of)
+        )
+
+    async def _as_of(self, start: SnapshotId, when: dt.datetime) -> SnapshotId:
+        if when.tzinfo is None:
+            raise InvalidInputError("as_of must be timezone-aware", ErrorKind.INVALID_REF_TYPE)
+        micros = int(when.timestamp() * 1_000_000)
+        async for entry in self._core.ancestry(start):
+            if entry.flushed_at <= micros:
+                return entry.id
+        raise SnapshotNotFoundError(
+            f"no snapshot on this branch at or before {when.isoformat()}",
+            ErrorKind.NO_SNAPSHOT_AT_TIME,
+        )
+
+    async def writable_session_async(self, branch: str) -> Session:
+        """A session that can write and commit to ``branch``."""
+        tip = await self._core.lookup_branch(branch)
+        return Session._new(self._core, tip, branch, writable=True)
+
+    def writable_session(self, branch: str) -> Session:
+        """A session that can write and commit to ``branch``."""
+        return sync(self.writable_session_async(branch))
+
+    def __repr__(self) -> str:
+        return f"<icechunk.Repository (v2)>\nstorage: {self._core.storage!r}\n"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"storage": self._core.storage, "config": self._core.config}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._core = RepoCore(state["storage"], state["config"])
+
+
+async def _check_clean_root(storage: Storage) -> None:
+    async for _ in storage.list(""):
+        raise InvalidInputError(
+            "cannot create a repository: the storage location is not empty. "
+            "Use an empty location, or pass check_clean_root=False",
+            ErrorKind.PARENT_DIRECTORY_NOT_CLEAN,
+        )
+
+
+__all__ += ["MAIN"]

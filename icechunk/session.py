@@ -1,0 +1,169 @@
+"""The public :class:`Session`: a view of one snapshot, optionally writable on a branch."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from icechunk._session_core import SessionCore
+from icechunk._sync import sync
+from icechunk.errors import ErrorKind, SessionStateError
+from icechunk.format.ids import SnapshotId
+
+if TYPE_CHECKING:
+    from icechunk._repo_core import RepoCore
+    from icechunk.store import IcechunkStore
+
+__all__ = ["Session", "SessionMode"]
+
+_PICKLE_MESSAGE = (
+    "You must opt-in to pickle writable sessions in a distributed context using "
+    "Session.fork(). Writable sessions and their stores cannot be pickled because their "
+    "uncommitted changes would silently diverge across processes. Pass a ForkSession "
+    "(session.fork()) to workers and merge the returned forks with session.merge(...), or "
+    "use a read-only session (Repository.readonly_session) for reading. If you are "
+    "writing dask arrays with xarray, use icechunk.xarray.to_icechunk."
+)
+
+
+class SessionMode(Enum):
+    """Whether a session can write."""
+
+    READONLY = "readonly"
+    WRITABLE = "writable"
+    REARRANGE = "rearrange"
+
+
+class Session:
+    """A read-only or writable view of the repository at one snapshot.
+
+    Obtain one from :meth:`Repository.readonly_session` or
+    :meth:`Repository.writable_session`; do not construct it directly.
+    """
+
+    def __init__(self, core: SessionCore) -> None:
+        self._core = core
+        self._allow_pickling = False
+
+    @classmethod
+    def _new(cls, repo: RepoCore, snapshot_id: SnapshotId, branch: str | None, writable: bool) -> Session:
+        return cls(SessionCore(repo, snapshot_id, branch, writable))
+
+    # ------------------------------------------------------------------ state
+    @property
+    def read_only(self) -> bool:
+        """True when the session cannot write."""
+        return not self._core.writable
+
+    @property
+    def mode(self) -> SessionMode:
+        """The session's mode."""
+        return SessionMode.WRITABLE if self._core.writable else SessionMode.READONLY
+
+    @property
+    def snapshot_id(self) -> str:
+        """The snapshot the session is based on."""
+        return str(self._core.snapshot_id)
+
+    @property
+    def branch(self) -> str | None:
+        """The branch the session is on, if any."""
+        return self._core.branch
+
+    @property
+    def has_uncommitted_changes(self) -> bool:
+        """Whether the session holds changes that were not committed."""
+        return not self._core.changes.is_empty()
+
+    @property
+    def store(self) -> IcechunkStore:
+        """A zarr v3 store reading and writing through this session."""
+        from icechunk.store import IcechunkStore
+
+        return IcechunkStore(self, read_only=self.read_only)
+
+    def discard_changes(self) -> None:
+        """Drop every uncommitted change."""
+        from icechunk.changeset import ChangeSet
+
+        self._core.changes = ChangeSet()
+
+    # ------------------------------------------------------------------ commit
+    async def commit_async(
+        self,
+        message: str,
+        metadata: dict[str, Any] | None = None,
+        *,
+        rebase_with: Any = None,
+        rebase_tries: int = 1_000,
+        allow_empty: bool = False,
+    ) -> str:
+        """Commit the changes as a new snapshot on the branch and return its id.
+
+        Raises
+        ------
+        ConflictError
+            If the branch moved since the session started.
+        SessionStateError
+            If there is nothing to commit (unless ``allow_empty``) or the session is not
+            on a branch.
+        """
+        if not isinstance(message, str):
+            from icechunk.errors import InvalidInputError
+
+            raise InvalidInputError("commit message must be a string")
+        if rebase_with is not None:
+            raise SessionStateError(
+                "commit(rebase_with=...) needs rebase support, which this build does not have yet",
+                ErrorKind.UNIMPLEMENTED,
+            )
+        sid = await self._core.commit(message, metadata, allow_empty)
+        return str(sid)
+
+    def commit(
+        self,
+        message: str,
+        metadata: dict[str, Any] | None = None,
+        *,
+        rebase_with: Any = None,
+        rebase_tries: int = 1_000,
+        allow_empty: bool = False,
+    ) -> str:
+        """Commit the changes as a new snapshot on the branch and return its id."""
+        return sync(
+            self.commit_async(
+                message,
+                metadata,
+                rebase_with=rebase_with,
+                rebase_tries=rebase_tries,
+                allow_empty=allow_empty,
+            )
+        )
+
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self) -> dict[str, Any]:
+        if self._core.writable and not self._allow_pickling:
+            raise ValueError(_PICKLE_MESSAGE)
+        core = self._core
+        return {
+            "repo": core.repo,
+            "snapshot_id": core.snapshot_id,
+            "branch": core.branch,
+            "writable": core.writable,
+            "changes": core.changes,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._core = SessionCore(
+            state["repo"], state["snapshot_id"], state["branch"], state["writable"], state["changes"]
+        )
+        self._allow_pickling = False
+
+    def __repr__(self) -> str:
+        return (
+            f"<icechunk.session.Session>\nread_only: {self.read_only}\n"
+            f"snapshot_id: {self.snapshot_id}\nbranch: {self.branch}\n"
+            f"has_uncommitted_changes: {self.has_uncommitted_changes}\n"
+        )
+
+

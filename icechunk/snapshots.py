@@ -1,0 +1,75 @@
+"""Public value objects describing snapshots."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from typing import Any
+
+from icechunk.format.model import SnapshotEntry
+
+__all__ = ["SnapshotInfo"]
+
+
+class SnapshotInfo:
+    """A snapshot in the history: id, parent, time, message and metadata."""
+
+    __slots__ = ("_entry",)
+
+    def __init__(self, entry: SnapshotEntry) -> None:
+        self._entry = entry
+
+    @property
+    def id(self) -> str:
+        """The snapshot id."""
+        return str(self._entry.id)
+
+    @property
+    def parent_id(self) -> str | None:
+        """The parent snapshot id, or None for the initial snapshot."""
+        parent = self._entry.parent_id
+        return None if parent is None else str(parent)
+
+    @property
+    def written_at(self) -> dt.datetime:
+        """When the snapshot was written (UTC)."""
+        secs, micros = divmod(self._entry.flushed_at, 1_000_000)
+        base = dt.datetime.fromtimestamp(secs, tz=dt.UTC)
+        return base.replace(microsecond=micros)
+
+    @property
+    def message(self) -> str:
+        """The commit message."""
+        return self._entry.message
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The commit metadata."""
+        return dict(self._entry.metadata)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SnapshotInfo) and self._entry == other._entry
+
+    def __hash__(self) -> int:
+        return hash(self._entry.id)
+
+    def __repr__(self) -> str:
+        return (
+            f"<icechunk.snapshots.SnapshotInfo>\nid: {self.id}\nparent_id: {self.parent_id}\n"
+            f"written_at: {self.written_at!r}\nmessage: {self.message}\n"
+            f"metadata: {self.metadata!r}\n"
+        )
+
+    def _repr_html_(self) -> str:
+        rows = [
+            ("id", self.id),
+            ("parent", self.parent_id or "—"),
+            ("written at", self.written_at.isoformat()),
+            ("message", self.message),
+            ("metadata", repr(self.metadata)),
+        ]
+        body = "".join(
+            f"<tr><th style='text-align:left'>{k}</th><td><code>{html.escape(str(v))}</code></td></tr>"
+            for k, v in rows
+        )
+        return f"<table><caption>Snapshot {html.escape(self.id)}</caption>{body}</table>"
