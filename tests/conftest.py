@@ -1,0 +1,136 @@
+"""Shared fixtures: scratch repository paths and real-wheel sample repositories.
+
+The sample repositories are written once per test run by ``tests/interop/scripts/
+write_sample.py`` under the real wheels, then copied per test so tests may mutate them. Under
+pytest-xdist every worker is its own pytest session, so the one-time build is guarded by a file
+lock in the directory shared by all workers (the parent of each worker's base temp dir).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from interop import harness
+
+
+@dataclass(frozen=True)
+class SampleRepo:
+    """A copy of a sample repository written by ``write_sample.py``.
+
+    ``path`` is a private copy the test may modify; ``info`` is the script's JSON output
+    (``{"snapshots": {label: id}, "branches": [...], "tags": [...]}``); ``dump`` is
+    ``dump.py``'s output for the pristine repository, produced by the same wheel that wrote it.
+    """
+
+    path: Path
+    info: dict[str, Any]
+    dump: dict[str, Any]
+
+    @property
+    def snapshots(self) -> dict[str, str]:
+        return dict(self.info["snapshots"])
+
+
+@pytest.fixture
+def tmp_repo_path(tmp_path: Path) -> Path:
+    """A path for a new repository; the directory does not exist yet."""
+    return tmp_path / "repo"
+
+
+@pytest.fixture(scope="session")
+def real_python() -> str:
+    """Interpreter of the venv with the real icechunk 2.x wheel."""
+    return harness.real_python()
+
+
+@pytest.fixture(scope="session")
+def v1_python() -> str:
+    """Interpreter of the venv with icechunk 1.1.21 (writes spec-v1 repositories)."""
+    return harness.v1_python()
+
+
+def _shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's base temp dir is <run>/popen-gwN; their parent is shared.
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build_once(
+    shared: Path, name: str, build: Callable[[Path], dict[str, Any]]
+) -> tuple[Path, dict[str, Any]]:
+    """Run ``build(repo_dir)`` once across all xdist workers; return the repo and its result."""
+    target = shared / name
+    result_file = shared / f"{name}.json"
+    with _file_lock(shared / f"{name}.lock"):
+        if not result_file.exists():
+            if target.exists():  # a previous attempt failed half-way
+                shutil.rmtree(target)
+            result = build(target)
+            tmp = result_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(result))
+            tmp.replace(result_file)
+    return target, json.loads(result_file.read_text())
+
+
+def _sample_builder(python: str) -> Callable[[Path], dict[str, Any]]:
+    def build(target: Path) -> dict[str, Any]:
+        info = harness.run_script("write_sample", target, python=python)
+        dump = harness.run_script("dump", target, python=python)
+        return {"info": info, "dump": dump}
+
+    return build
+
+
+def _copy_sample(source: tuple[Path, dict[str, Any]], dest: Path) -> SampleRepo:
+    path, result = source
+    shutil.copytree(path, dest)
+    return SampleRepo(path=dest, info=result["info"], dump=result["dump"])
+
+
+@pytest.fixture(scope="session")
+def real_sample_source(
+    tmp_path_factory: pytest.TempPathFactory, real_python: str
+) -> tuple[Path, dict[str, Any]]:
+    """The pristine sample repository written by the real 2.x wheel. Do not modify it."""
+    shared = _shared_dir(tmp_path_factory)
+    return _build_once(shared, "real-sample", _sample_builder(real_python))
+
+
+@pytest.fixture(scope="session")
+def v1_sample_source(
+    tmp_path_factory: pytest.TempPathFactory, v1_python: str
+) -> tuple[Path, dict[str, Any]]:
+    """The pristine spec-v1 sample repository written by icechunk 1.1.21. Do not modify it."""
+    shared = _shared_dir(tmp_path_factory)
+    return _build_once(shared, "v1-sample", _sample_builder(v1_python))
+
+
+@pytest.fixture
+def real_sample_repo(real_sample_source: tuple[Path, dict[str, Any]], tmp_path: Path) -> SampleRepo:
+    """A private copy of the real-wheel (spec v2) sample repository."""
+    return _copy_sample(real_sample_source, tmp_path / "real-sample")
+
+
+@pytest.fixture
+def v1_sample_repo(v1_sample_source: tuple[Path, dict[str, Any]], tmp_path: Path) -> SampleRepo:
+    """A private copy of the icechunk 1.1.21 (spec v1) sample repository."""
+    return _copy_sample(v1_sample_source, tmp_path / "v1-sample")

@@ -1,0 +1,1 @@
+"""Interop tests against the real icechunk wheels (see ``harness.py``)."""
