@@ -15,6 +15,7 @@ import numpy as np
 
 from icechunk.changeset import ArrayMeta, ChangeSet, Coords, NewNode
 from icechunk.errors import (
+    AlreadyExistsError,
     ConflictError,
     ErrorKind,
     InvalidInputError,
@@ -241,7 +242,11 @@ class SessionCore:
             await self._update_metadata(existing, raw, parsed.array)
             return
         if existing is not None:
-            await self.delete_node(path)
+            kind = "array" if parsed.array is not None else "group"
+            raise AlreadyExistsError(
+                f"node already exists at `{path}`: trying to add {kind}; delete it first",
+                ErrorKind.NODE_ALREADY_EXISTS,
+            )
         node = NewNode(NodeId.random(), path, bytes(raw), parsed.array)
         self.changes.new_nodes[path] = node
 
@@ -272,6 +277,12 @@ class SessionCore:
         self._require_writable()
         node = await self._require_array(path)
         self._check_coords(node, coords)
+        if not data:
+            raise InvalidInputError(
+                f"zero-length chunk for coordinates {list(coords)} of array {path!r}: a valid "
+                "chunk is never empty; delete the chunk instead to leave it unwritten",
+                ErrorKind.ZERO_LENGTH_CHUNK,
+            )
         if len(data) <= self.repo.inline_threshold:
             payload: ChunkPayload = InlinePayload(bytes(data))
         else:

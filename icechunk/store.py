@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["IcechunkStore"]
 
 META = "zarr.json"
+_V2_METADATA = frozenset({".zarray", ".zgroup", ".zattrs", ".zmetadata"})
 
 
 def _node_path(prefix: str) -> str:
@@ -82,7 +83,15 @@ class IcechunkStore(Store):
         self._is_open = True
 
     def __repr__(self) -> str:
-        return f"<icechunk.IcechunkStore snapshot={self._session.snapshot_id} read_only={self.read_only}>"
+        return (
+            f"<icechunk.IcechunkStore>\nread_only: {self.read_only}\n"
+            f"snapshot_id: {self._session.snapshot_id}\nbranch: {self._session.branch}\n"
+        )
+
+    @property
+    def _store(self) -> _RawStore:
+        """Raw-bytes access used by contract test kits: missing keys raise KeyError."""
+        return _RawStore(self)
 
     @property
     def supports_consolidated_metadata(self) -> bool:
@@ -91,6 +100,18 @@ class IcechunkStore(Store):
 
     # ------------------------------------------------------------------ key parsing
     async def _resolve_chunk(self, key: str) -> tuple[NodeView, tuple[int, ...]] | None:
+        """The array and chunk coordinates a key names; None when the array is absent.
+
+        Raises InvalidInputError for keys that cannot be zarr keys at all.
+        """
+        if key.rsplit("/", 1)[-1] in _V2_METADATA:
+            return None  # zarr probes for format-2 documents; icechunk holds none
+        found = await self._find_chunk(key)
+        if found is None and not _looks_like_chunk_key(key):
+            raise InvalidInputError(f"invalid zarr key format `{key}`", ErrorKind.INVALID_KEY)
+        return found
+
+    async def _find_chunk(self, key: str) -> tuple[NodeView, tuple[int, ...]] | None:
         parts = key.split("/")
         for cut in range(len(parts) - 1, -1, -1):
             node = await self._core.get_node(_node_path("/".join(parts[:cut])))
@@ -107,6 +128,10 @@ class IcechunkStore(Store):
         self, key: str, prototype: BufferPrototype, byte_range: ByteRequest | None = None
     ) -> Buffer | None:
         """The bytes stored at ``key`` (or a range of them), or None if absent."""
+        if byte_range is not None and not isinstance(
+            byte_range, RangeByteRequest | OffsetByteRequest | SuffixByteRequest
+        ):
+            raise ValueError(f"Unexpected byte_range, got {byte_range}")
         data = await self._get_bytes_or_none(key, byte_range)
         return None if data is None else prototype.buffer.from_bytes(data)
 
@@ -125,6 +150,12 @@ class IcechunkStore(Store):
             return None
         size = len(payload.data) if isinstance(payload, InlinePayload) else payload.length
         start, stop = _range(byte_range, size)
+        if isinstance(byte_range, RangeByteRequest) and byte_range.end > size:
+            raise InvalidInputError(
+                f"byte range {byte_range.start}..{byte_range.end} is out of bounds for chunk "
+                f"of length {size}",
+                ErrorKind.INVALID_BYTE_RANGE,
+            )
         return await self._core.read_chunk(node, coords, (start, stop))
 
     async def get_partial_values(
@@ -151,6 +182,11 @@ class IcechunkStore(Store):
 
     async def set(self, key: str, value: Buffer) -> None:
         """Store a zarr.json document or an encoded chunk."""
+        if not isinstance(value, Buffer):
+            raise TypeError(
+                "IcechunkStore.set(): `value` must be a Buffer instance. "
+                f"Got an instance of {type(value)} instead."
+            )
         self._check_writable()
         data = value.to_bytes()
         if key == META or key.endswith("/" + META):
@@ -159,8 +195,9 @@ class IcechunkStore(Store):
         found = await self._resolve_chunk(key)
         if found is None:
             raise InvalidInputError(
-                f"invalid key {key!r}: not a zarr.json and not a chunk key of an existing array",
-                ErrorKind.INVALID_KEY,
+                f"cannot write chunk {key!r}: no array exists at its path; write the "
+                "array's zarr.json first",
+                ErrorKind.NODE_NOT_FOUND,
             )
         node, coords = found
         await self._core.set_chunk(node.path, coords, data)
@@ -228,6 +265,30 @@ class IcechunkStore(Store):
             if name and name not in seen:
                 seen.add(name)
                 yield name
+
+
+def _looks_like_chunk_key(key: str) -> bool:
+    """Keys of the default encoding have a ``c`` segment before the coordinates."""
+    parts = key.split("/")
+    return "c" in parts
+
+
+class _RawStore:
+    """Bytes-in, bytes-out view of an :class:`IcechunkStore`."""
+
+    def __init__(self, store: IcechunkStore) -> None:
+        self._outer = store
+
+    async def get(self, key: str, byte_range: ByteRequest | None = None) -> bytes:
+        data = await self._outer._get_bytes_or_none(key, byte_range)
+        if data is None:
+            raise KeyError(key)
+        return data
+
+    async def set(self, key: str, value: bytes) -> None:
+        from zarr.core.buffer import default_buffer_prototype
+
+        await self._outer.set(key, default_buffer_prototype().buffer.from_bytes(value))
 
 
 def _range(byte_range: ByteRequest, size: int) -> tuple[int, int]:
