@@ -74,8 +74,6 @@ _ALGORITHM_BY_NAME = {v: k for k, v in _ALGORITHM_NAMES.items()}
 def _check_algorithm(value: object, what: str) -> CompressionAlgorithm | None:
     if value is None or isinstance(value, CompressionAlgorithm):
         return value
-    if isinstance(value, str) and value in _ALGORITHM_BY_NAME:  # as stored by serde
-        return _ALGORITHM_BY_NAME[value]
     raise TypeError(
         f"{what}: {type(value).__name__!r} object is not an instance of 'CompressionAlgorithm'"
     )
@@ -131,6 +129,13 @@ class CompressionConfig(Struct):
 
     def _encode(self, name: str, value: Any) -> Any:
         return _ALGORITHM_NAMES[value] if isinstance(value, CompressionAlgorithm) else value
+
+    def _decode(self, name: str, raw: Any) -> Any:
+        if name == "algorithm" and raw is not None:
+            if raw not in _ALGORITHM_BY_NAME:
+                raise ValueError(f"unknown compression algorithm {raw!r}")
+            return _ALGORITHM_BY_NAME[raw]
+        return raw
 
 
 class CachingConfig(Struct):

@@ -73,8 +73,6 @@ _CHECKSUM_BY_NAME = {v: k for k, v in _CHECKSUM_NAMES.items()}
 def _check_checksum(value: object, what: str) -> ChecksumAlgorithm | None:
     if value is None:
         return None
-    if isinstance(value, str) and value in _CHECKSUM_BY_NAME:  # as stored by serde
-        return _CHECKSUM_BY_NAME[value]
     return check_instance(value, ChecksumAlgorithm, what)
 
 
@@ -174,6 +172,13 @@ class S3Options(Struct):
         if isinstance(value, ChecksumAlgorithm):
             return _CHECKSUM_NAMES[value]
         return value
+
+    def _decode(self, name: str, raw: Any) -> Any:
+        if name == "checksum_algorithm" and raw is not None:
+            if raw not in _CHECKSUM_BY_NAME:
+                raise ValueError(f"unknown checksum algorithm {raw!r}")
+            return _CHECKSUM_BY_NAME[raw]
+        return raw
 
 
 # --------------------------------------------------------------------------- object stores

@@ -25,8 +25,8 @@ from icechunk._config_core import (
     CompressionAlgorithm,
     CompressionConfig,
     FeatureFlag,
-    RepoUpdateRetryConfig,
 )
+from icechunk._config_core import RepoUpdateRetryConfig as RepoUpdateRetryConfig
 from icechunk._config_manifest import (
     ManifestConfig,
     ManifestPreloadConfig,
@@ -35,20 +35,19 @@ from icechunk._config_manifest import (
 )
 from icechunk._config_repo import RepositoryConfig
 from icechunk._config_split import ManifestSplitCondition, ManifestSplitDimCondition
-from icechunk._config_store import (
-    AnyObjectStoreConfig,
-    ChecksumAlgorithm,
-    ObjectStoreConfig,
-    S3Options,
-)
-from icechunk._config_vcc import (
-    VirtualChunkContainer,
-    azure_store,
-    gcs_store,
-    http_store,
-    local_filesystem_store,
-    s3_store,
-)
+
+# Public elsewhere in the real package (icechunk.storage, icechunk.virtual); re-exported
+# explicitly here for the modules that publish them there.
+from icechunk._config_store import AnyObjectStoreConfig as AnyObjectStoreConfig
+from icechunk._config_store import ChecksumAlgorithm as ChecksumAlgorithm
+from icechunk._config_store import ObjectStoreConfig
+from icechunk._config_store import S3Options as S3Options
+from icechunk._config_vcc import VirtualChunkContainer as VirtualChunkContainer
+from icechunk._config_vcc import azure_store as azure_store
+from icechunk._config_vcc import gcs_store as gcs_store
+from icechunk._config_vcc import http_store as http_store
+from icechunk._config_vcc import local_filesystem_store as local_filesystem_store
+from icechunk._config_vcc import s3_store as s3_store
 
 __all__ = [
     "Attribution",
@@ -69,21 +68,6 @@ __all__ = [
     "set_logs_filter",
     "shutdown_telemetry",
 ]
-
-# Public elsewhere in the real package (icechunk.storage / icechunk.virtual / icechunk.config
-# internals); importable from here for the modules that re-export them.
-_REEXPORTED = (
-    AnyObjectStoreConfig,
-    ChecksumAlgorithm,
-    RepoUpdateRetryConfig,
-    S3Options,
-    VirtualChunkContainer,
-    azure_store,
-    gcs_store,
-    http_store,
-    local_filesystem_store,
-    s3_store,
-)
 
 _LOGGER = logging.getLogger("icechunk")
 _LEVELS = {
