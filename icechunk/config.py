@@ -69,6 +69,39 @@ __all__ = [
     "shutdown_telemetry",
 ]
 
+
+def _publish(cls: type) -> None:
+    """Present ``cls`` (and its nested kinds) as defined here, where pickle will find it."""
+    cls.__module__ = __name__
+    for name in dir(cls):
+        nested = getattr(cls, name, None)
+        if isinstance(nested, type) and issubclass(nested, cls) and nested is not cls:
+            nested.__module__ = __name__
+
+
+for _cls in (
+    Attribution,
+    CachingConfig,
+    ChecksumAlgorithm,
+    CompressionAlgorithm,
+    CompressionConfig,
+    FeatureFlag,
+    ManifestConfig,
+    ManifestPreloadCondition,
+    ManifestPreloadConfig,
+    ManifestSplitCondition,
+    ManifestSplitDimCondition,
+    ManifestSplittingConfig,
+    ManifestVirtualChunkLocationCompressionConfig,
+    ObjectStoreConfig,
+    RepoUpdateRetryConfig,
+    RepositoryConfig,
+    S3Options,
+    VirtualChunkContainer,
+):
+    _publish(_cls)
+del _cls
+
 _LOGGER = logging.getLogger("icechunk")
 _LEVELS = {
     "trace": logging.DEBUG,
