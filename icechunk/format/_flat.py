@@ -17,10 +17,19 @@ from operator import add
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from icechunk.errors import FormatError
 
-__all__ = ["Layout", "Reader", "TableSpec", "Writer", "as_format_error", "layout"]
+__all__ = [
+    "Layout",
+    "Reader",
+    "TableSpec",
+    "VectorReader",
+    "Writer",
+    "as_format_error",
+    "layout",
+]
 
 _PACK_U32 = struct.Struct("<I").pack
 _UNPACK_U32 = struct.Struct("<I").unpack_from
@@ -347,6 +356,121 @@ class Reader:
             raise FormatError(f"struct vector at {pos} runs past the buffer")
         raw = self.buf[pos + 4 : end]
         return raw, list(packer.iter_unpack(raw))
+
+
+# ------------------------------------------------------------------ vectorised reading
+I64 = npt.NDArray[np.int64]
+
+
+class VectorReader:
+    """Reads one field of many tables at once with numpy (for large vectors of tables).
+
+    Positions are ``int64`` arrays of absolute offsets; ``0`` marks an absent field.
+    Every gather is bounds-checked and raises :class:`FormatError` when out of range.
+    """
+
+    __slots__ = ("_bytes", "_len", "buf")
+
+    def __init__(self, buf: bytes) -> None:
+        self.buf = buf
+        self._bytes = np.frombuffer(buf, dtype=np.uint8)
+        self._len = len(buf)
+
+    def _within(self, start: I64, size: I64 | int, what: str) -> None:
+        if start.size and (int(start.min()) < 0 or int((start + size).max()) > self._len):
+            raise FormatError(f"flatbuffer {what} lies outside the {self._len}-byte buffer")
+
+    def _gather(self, pos: I64, dtype: str) -> npt.NDArray[Any]:
+        width = np.dtype(dtype).itemsize
+        self._within(pos, width, "field")
+        rows: npt.NDArray[Any] = self._bytes[pos[:, None] + np.arange(width)]
+        return rows.view(dtype).reshape(-1)
+
+    def u8(self, pos: I64) -> I64:
+        """Unsigned bytes at ``pos`` (0 where ``pos`` is 0)."""
+        return self._scalar(pos, "u1")
+
+    def u32(self, pos: I64) -> I64:
+        """Unsigned 32-bit values at ``pos`` (0 where ``pos`` is 0)."""
+        return self._scalar(pos, "<u4")
+
+    def u64(self, pos: I64) -> npt.NDArray[np.uint64]:
+        """Unsigned 64-bit values at ``pos`` (0 where ``pos`` is 0), kept unsigned."""
+        out = np.zeros(len(pos), dtype=np.uint64)
+        present = pos > 0
+        out[present] = self._gather(pos[present], "<u8")
+        return out
+
+    def _scalar(self, pos: I64, dtype: str) -> I64:
+        out = np.zeros(len(pos), dtype=np.int64)
+        present = pos > 0
+        out[present] = self._gather(pos[present], dtype)
+        return out
+
+    def rows(self, pos: I64, width: int) -> bytes:
+        """``width`` raw bytes at each position, concatenated (e.g. inline ids)."""
+        self._within(pos, width, "inline struct")
+        return bytes(self._bytes[pos[:, None] + np.arange(width)].tobytes())
+
+    def deref(self, pos: I64) -> I64:
+        """Targets of the offsets stored at ``pos`` (which must all be present)."""
+        return pos + self._scalar(pos, "<u4")
+
+    def fields(self, tables: I64, count: int) -> npt.NDArray[np.int64]:
+        """``(len(tables), count)`` absolute positions of the first ``count`` fields."""
+        self._within(tables, 4, "table")
+        vt = tables - self._gather(tables, "<i4").astype(np.int64)
+        unique, inverse = np.unique(vt, return_inverse=True)
+        rel = np.zeros((len(unique), count), dtype=np.int64)
+        size = np.zeros(len(unique), dtype=np.int64)
+        for i, at in enumerate(unique.tolist()):
+            size[i], rel[i] = self._vtable(at, count)
+        self._within(tables, size[inverse], "table")
+        rel = rel[inverse.reshape(-1)]
+        return np.where(rel > 0, tables[:, None] + rel, 0)
+
+    def _vtable(self, at: int, count: int) -> tuple[int, list[int]]:
+        if at < 0 or at + 4 > self._len:
+            raise FormatError(f"flatbuffer vtable position {at} is outside the buffer")
+        vt_len, size = struct.unpack_from("<HH", self.buf, at)
+        if vt_len < 4 or vt_len % 2 or size < 4 or at + vt_len > self._len:
+            raise FormatError(f"invalid flatbuffer vtable (length {vt_len}, table size {size})")
+        known = min(count, (vt_len - 4) // 2)
+        rel = list(struct.unpack_from(f"<{known}H", self.buf, at + 4)) + [0] * (count - known)
+        if any(r >= size or 0 < r < 4 for r in rel):
+            raise FormatError("flatbuffer field lies outside its table")
+        return size, rel
+
+    def vectors(self, pos: I64, elem_size: int) -> tuple[I64, I64]:
+        """``(starts, counts)`` of the vectors at ``pos``, bounds-checked."""
+        counts = self._scalar(pos, "<u4")
+        starts = pos + 4
+        self._within(starts, counts * elem_size, "vector")
+        return starts, counts
+
+    def elements(self, pos: I64, elem_size: int) -> tuple[I64, I64]:
+        """Positions of every element of the vectors at ``pos``, and per-vector bounds.
+
+        Elements of vector ``i`` are ``positions[bounds[i]:bounds[i + 1]]``.
+        """
+        starts, counts = self.vectors(pos, elem_size)
+        bounds = np.zeros(len(pos) + 1, dtype=np.int64)
+        np.cumsum(counts, out=bounds[1:])
+        first = np.repeat(bounds[:-1], counts)
+        positions = np.repeat(starts, counts) + elem_size * (np.arange(bounds[-1]) - first)
+        return positions, bounds
+
+    def table_vectors(self, pos: I64) -> tuple[I64, I64]:
+        """Like :meth:`elements` for vectors of offsets, returning the targets."""
+        positions, bounds = self.elements(pos, 4)
+        return self.deref(positions), bounds
+
+    def byte_slices(self, pos: I64, elem_size: int = 1) -> list[bytes]:
+        """The raw element bytes of each vector at ``pos`` (strings, ``[ubyte]``...)."""
+        starts, counts = self.vectors(pos, elem_size)
+        buf = self.buf
+        ends = (starts + counts * elem_size).tolist()
+        return [buf[s:e] for s, e in zip(starts.tolist(), ends, strict=True)]
 
 
 @contextmanager

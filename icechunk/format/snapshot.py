@@ -3,30 +3,27 @@
 A snapshot lists every node (group or array) of one repository version, sorted by the
 raw UTF-8 bytes of its path, plus the manifest files its arrays point into.
 
-Speed matters here (snapshots can hold many thousands of nodes), so each node is written
-as one pre-laid-out block with a single ``struct`` call (offsets inside the block are
-constants of its "plan", cached per array shape), and tables are read through vtables
-compiled once into a single unpack (see :mod:`icechunk.format._flat`).
+Speed matters here (snapshots can hold many thousands of nodes): node tables are written
+as pre-laid-out blocks and read with numpy, see :mod:`icechunk.format._snapshot_nodes`;
+the flatbuffer plumbing is in :mod:`icechunk.format._flat`.
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from icechunk.errors import FormatError, InvalidInputError
 from icechunk.format._fb import root_table
-from icechunk.format._flat import Reader, TableSpec, Writer, as_format_error, layout
+from icechunk.format._flat import Reader, TableSpec, VectorReader, Writer, as_format_error, layout
+from icechunk.format._snapshot_nodes import NodeWriter, read_manifest_files_v2, read_nodes
 from icechunk.format.header import FileType, decode_file, encode_file
-from icechunk.format.ids import INITIAL_SNAPSHOT_ID, ManifestId, NodeId, SnapshotId
+from icechunk.format.ids import INITIAL_SNAPSHOT_ID, ManifestId, SnapshotId
 from icechunk.format.metadata import decode_metadata, encode_value
 from icechunk.format.model import (
     ArrayNodeData,
-    DimensionShape,
     ManifestFileInfo,
-    ManifestRef,
     NodeSnapshot,
     Snapshot,
 )
@@ -47,33 +44,15 @@ INITIAL_SNAPSHOT_MESSAGE = "Repository initialized"
 
 _U32_MAX = 2**32 - 1
 _U64_MAX = 2**64 - 1
-_PACK_U32 = struct.Struct("<I").pack
-_UNION_ARRAY, _UNION_GROUP = 1, 2
 
 # Encoder layouts: (offset slots in storage order, (slot, struct code) inline scalars).
 _SNAPSHOT = layout((2, 4, 5, 6, 7), ((0, "12s"), (3, "Q")))
-_NODE = layout((1, 2, 4), ((0, "8s"), (3, "B")))  # path@4 user_data@8 data@12 id@16
-_EMPTY = layout((), ())
-_ARRAY_NAMED = layout((0, 1, 2, 3), ())
-_ARRAY_UNNAMED = layout((0, 2, 3), ())
-_DIM_SHAPE = layout((), ((1, "I"), (0, "Q")))
-_DIM_NAME = layout((0,), ())
-_MANIFEST_REF = layout((1,), ((0, "12s"),))
 _MANIFEST_FILE = layout((), ((2, "I"), (0, "12s"), (1, "Q")))
 _METADATA_ITEM = layout((0, 1), ())
 
 # Decoder specs, one struct code per slot ("O": offset to a string/vector/table).
 _SNAPSHOT_SPEC = TableSpec("12s", "12s", "O", "Q", "O", "O", "O", "O")
-_NODE_SPEC = TableSpec("8s", "O", "O", "B", "O")
-_EMPTY_SPEC = TableSpec()
-_ARRAY_SPEC = TableSpec("O", "O", "O", "O")
-_DIM_SPEC = TableSpec("Q", "I")
-_NAME_SPEC = TableSpec("O")
-_REF_SPEC = TableSpec("12s", "O")
-_FILE_SPEC = TableSpec("12s", "Q", "I")
 _V1_FILE = struct.Struct("<12s4xQI4x")
-_V1_DIM = struct.Struct("<QQ")
-_EXTENT = struct.Struct("<II")
 
 
 # ------------------------------------------------------------------ validation
@@ -195,7 +174,7 @@ def encode_snapshot(snap: Snapshot, *, compression_level: int = 3) -> bytes:
 def _build(snap: Snapshot) -> bytes:
     w = Writer()
     empty = w.vector(b"", 0, 8)
-    nodes = w.offset_vector(_NodeWriter(w).write_all(snap.nodes))
+    nodes = w.offset_vector(NodeWriter(w).write_all(snap.nodes))
     message = w.string(snap.message)
     metadata = write_metadata(w, snap.metadata)
     files = [
@@ -221,198 +200,6 @@ def _name_key(name: object) -> bytes:
     if not isinstance(name, str):
         raise InvalidInputError(f"metadata keys must be strings, got {name!r}")
     return name.encode()
-
-
-def _string_piece(raw: bytes) -> bytes:
-    """A flatbuffer string (length, UTF-8 bytes, NUL), padded to a multiple of 4 bytes."""
-    piece = _PACK_U32(len(raw)) + raw + b"\0"
-    return piece + bytes(-len(piece) % 4)
-
-
-@dataclass(frozen=True, slots=True)
-class _ArrayPlan:
-    """Where everything of one array-node block goes (block-relative positions ``k``).
-
-    ``vk_*`` are vtable position + table position: a table's soffset is ``vk - end``
-    where ``end`` is the block's end as returned by :meth:`Writer.block`.
-    """
-
-    packer: struct.Struct
-    size: int
-    vk_node: int
-    vk_array: int
-    array_consts: tuple[int, ...]
-    vk_dims: tuple[int, ...]
-    refvec_consts: tuple[int, ...]
-    refs: tuple[tuple[int, int], ...]  # (vk, offset to extents) per manifest ref
-    namevec_consts: tuple[int, ...]
-    names: tuple[tuple[int, int], ...]  # (vk, k of the name offset field or 0) per name
-
-
-class _Fmt:
-    """Accumulates a ``struct`` format field by field at explicit block positions."""
-
-    def __init__(self) -> None:
-        self.fmt = "<"
-        self.k = 0
-
-    def at(self, align: int, rem: int = 0) -> int:
-        """Pad until the position is ``rem`` modulo ``align``; return the position."""
-        pad = (rem - self.k) % align
-        if pad:
-            self.fmt += f"{pad}x"
-            self.k += pad
-        return self.k
-
-    def add(self, code: str) -> None:
-        self.fmt += code
-        self.k += struct.calcsize("<" + code)
-
-
-class _NodeWriter:
-    """Writes nodes as self-contained blocks; plans are cached per array shape."""
-
-    def __init__(self, w: Writer) -> None:
-        self.w = w
-        self.group = 0  # the GroupNodeData table all groups share, written on first use
-        self.plans: dict[tuple[Any, ...], _ArrayPlan] = {}
-
-    def write_all(self, nodes: Iterable[NodeSnapshot]) -> list[int]:
-        return [self.write(node) for node in nodes]
-
-    def write(self, node: NodeSnapshot) -> int:
-        array = node.array
-        if array is None:
-            return self._write_group(node)
-        names = array.dimension_names
-        key = (
-            len(array.shape),
-            len(array.manifests),
-            None if names is None else tuple(n is None for n in names),
-        )
-        plan = self.plans.get(key)
-        if plan is None:
-            plan = self.plans[key] = self._plan(*key)
-        return self._write_array(node, array, plan)
-
-    def _write_group(self, node: NodeSnapshot) -> int:
-        if not self.group:
-            self.group = self.w.table(_EMPTY, ())
-        vtable = self.w.vtable(_NODE)
-        path = _string_piece(node.path.encode())
-        user_data = _PACK_U32(len(node.user_data)) + node.user_data
-        size = _NODE.size
-        end = self.w.block_end(size + len(path) + len(user_data))
-        head = _NODE.packer.pack(
-            vtable - end,
-            size - 4,
-            size + len(path) - 8,
-            end - 12 - self.group,
-            node.id,
-            _UNION_GROUP,
-        )
-        return self.w.block(head + path + user_data)
-
-    def _write_array(self, node: NodeSnapshot, array: ArrayNodeData, plan: _ArrayPlan) -> int:
-        # Variable-length tail after the fixed part: names, path, then user_data.
-        at = plan.size
-        tail: list[bytes] = []
-        name_at: list[int] = []
-        for name in array.dimension_names or ():
-            if name is not None:
-                name_at.append(at)
-                tail.append(_string_piece(name.encode()))
-                at += len(tail[-1])
-        path_at = at
-        tail.append(_string_piece(node.path.encode()))
-        ud_at = at + len(tail[-1])
-        tail.append(_PACK_U32(len(node.user_data)) + node.user_data)
-        end = self.w.block_end(ud_at + 4 + len(node.user_data))
-        vals: list[Any] = [
-            plan.vk_node - end,
-            path_at - 4,
-            ud_at - 8,
-            _NODE.size - 12,
-            node.id,
-            _UNION_ARRAY,
-            plan.vk_array - end,
-            *plan.array_consts,
-        ]
-        for vk, dim in zip(plan.vk_dims, array.shape, strict=True):
-            vals += (vk - end, dim.num_chunks, dim.array_length)
-        vals += plan.refvec_consts
-        ndim = len(array.shape)
-        for (vk, ext), ref in zip(plan.refs, array.manifests, strict=True):
-            vals += (vk - end, ext, ref.object_id, ndim)
-            for extent in ref.extents:
-                vals += extent
-        vals += plan.namevec_consts
-        names = iter(name_at)
-        for vk, field in plan.names:
-            vals.append(vk - end)
-            if field:
-                vals.append(next(names) - field)
-        return self.w.block(plan.packer.pack(*vals) + b"".join(tail))
-
-    def _plan(self, ndim: int, nrefs: int, unnamed: tuple[bool, ...] | None) -> _ArrayPlan:
-        f = _Fmt()
-        f.add(_NODE.packer.format[1:])  # node table at 0
-        array_lay = _ARRAY_UNNAMED if unnamed is None else _ARRAY_NAMED
-        array_k = f.at(4)
-        f.add(array_lay.packer.format[1:])
-        empty_k = f.at(8, 4)  # the (empty) struct vector's data must be 8-aligned
-        f.add("I")
-        shape_k = f.at(4)
-        f.add(f"{1 + ndim}I")
-        dims = []
-        for _ in range(ndim):
-            dims.append(f.at(8))
-            f.add(_DIM_SHAPE.packer.format[1:])
-        refvec_k = f.at(4)
-        f.add(f"{1 + nrefs}I")
-        refs = []
-        for _ in range(nrefs):
-            refs.append(f.at(4))
-            f.add(_MANIFEST_REF.packer.format[1:] + f"{1 + 2 * ndim}I")
-        names = []
-        namevec_k = f.at(4)
-        if unnamed is not None:
-            f.add(f"{1 + ndim}I")
-            for is_none in unnamed:
-                names.append((f.at(4), is_none))
-                f.add("i" if is_none else "iI")
-        size = f.at(4)
-        array_offsets = (
-            [empty_k, refvec_k, shape_k]
-            if unnamed is None
-            else [empty_k, namevec_k, refvec_k, shape_k]
-        )
-        vt = self.w.vtable
-        return _ArrayPlan(
-            packer=struct.Struct(f.fmt),
-            size=size,
-            vk_node=vt(_NODE),
-            vk_array=vt(array_lay) + array_k,
-            array_consts=(
-                *(
-                    t - array_k - k
-                    for t, k in zip(array_offsets, array_lay.offset_pos, strict=True)
-                ),
-                0,
-                ndim,
-                *(d - shape_k - 4 - 4 * i for i, d in enumerate(dims)),
-            ),
-            vk_dims=tuple(vt(_DIM_SHAPE) + d for d in dims),
-            refvec_consts=(nrefs, *(r - refvec_k - 4 - 4 * i for i, r in enumerate(refs))),
-            refs=tuple((vt(_MANIFEST_REF) + r, _MANIFEST_REF.size - 4) for r in refs),
-            namevec_consts=()
-            if unnamed is None
-            else (ndim, *(k - namevec_k - 4 - 4 * i for i, (k, _) in enumerate(names))),
-            names=tuple(
-                (vt(_EMPTY) + k, 0) if is_none else (vt(_DIM_NAME) + k, k + 4)
-                for k, is_none in names
-            ),
-        )
 
 
 # ------------------------------------------------------------------ decoding
@@ -446,12 +233,12 @@ def _parse(buf: bytes, spec: int) -> Snapshot:
         r.root(), _SNAPSHOT_SPEC
     )
     _required(metadata_at, "Snapshot.metadata")
-    read = _NodeReader(r)
-    nodes = read.nodes(r.tables_at(_required(nodes_at, "Snapshot.nodes")))
+    v = VectorReader(buf)
+    nodes = read_nodes(v, _required(nodes_at, "Snapshot.nodes"))
     _, structs = r.struct_at(_required(files_at, "Snapshot.manifest_files"), _V1_FILE)
     files = tuple(ManifestFileInfo(ManifestId(i), size, n) for i, size, n in structs)
     if files_v2_at:  # spec v2 leaves manifest_files empty
-        files += tuple(map(read.manifest_file, r.tables_at(files_v2_at)))
+        files += read_manifest_files_v2(v, files_v2_at)
     return Snapshot(
         id=SnapshotId(_required(snap_id, "Snapshot.id")),
         flushed_at=flushed_at,
@@ -462,79 +249,6 @@ def _parse(buf: bytes, spec: int) -> Snapshot:
         parent_id=None if parent is None else SnapshotId(parent),
         spec_version=spec,
     )
-
-
-class _NodeReader:
-    """Reads node tables; equal shapes and manifest refs share one (immutable) object."""
-
-    def __init__(self, r: Reader) -> None:
-        self.r = r
-        self.shapes: dict[tuple[tuple[int, int], ...], tuple[DimensionShape, ...]] = {}
-        self.refs: dict[bytes, ManifestRef] = {}
-
-    def nodes(self, positions: list[int]) -> tuple[NodeSnapshot, ...]:
-        table, string_at, bytes_at, array = (
-            self.r.table,
-            self.r.string_at,
-            self.r.bytes_at,
-            self.array,
-        )
-        out = []
-        for pos in positions:
-            node_id, path_at, user_data_at, kind, data_at = table(pos, _NODE_SPEC)
-            if node_id is None or not (path_at and user_data_at and data_at):
-                raise FormatError(f"node table at {pos} lacks a required field")
-            # The unpack yields exactly 8 bytes, so the id needs no length check.
-            node_id = bytes.__new__(NodeId, node_id)
-            path, user_data = string_at(path_at), bytes_at(user_data_at)
-            if kind == _UNION_ARRAY:
-                out.append(NodeSnapshot(node_id, path, user_data, array(data_at)))
-            elif kind == _UNION_GROUP:
-                table(data_at, _EMPTY_SPEC)
-                out.append(NodeSnapshot(node_id, path, user_data))
-            else:
-                raise FormatError(f"node {path!r} has unknown node data type {kind}")
-        return tuple(out)
-
-    def array(self, pos: int) -> ArrayNodeData:
-        r = self.r
-        shape_at, names_at, refs_at, shape_v2_at = r.table(pos, _ARRAY_SPEC)
-        if not (shape_at and refs_at):
-            raise FormatError(f"array table at {pos} lacks its shape or manifests")
-        if shape_v2_at:
-            key = tuple(r.table_vector(shape_v2_at, _DIM_SPEC))
-        else:
-            pairs = r.struct_at(shape_at, _V1_DIM)[1]
-            key = tuple((n, -(-n // c) if c else 0) for n, c in pairs)
-        shape = self.shapes.get(key)
-        if shape is None:
-            shape = self.shapes[key] = tuple(DimensionShape(n, c) for n, c in key)
-        names = None
-        if names_at:
-            string_at = r.string_at
-            names = tuple(
-                [string_at(at) if at else None for (at,) in r.table_vector(names_at, _NAME_SPEC)]
-            )
-        return ArrayNodeData(shape, names, self.manifest_refs(refs_at))
-
-    def manifest_refs(self, pos: int) -> tuple[ManifestRef, ...]:
-        bytes_at, cache, out = self.r.bytes_at, self.refs, []
-        for object_id, extents_at in self.r.table_vector(pos, _REF_SPEC):
-            if object_id is None or not extents_at:
-                raise FormatError("a manifest ref lacks its object id or extents")
-            raw = bytes_at(extents_at, 8)
-            ref = cache.get(object_id + raw)
-            if ref is None:
-                pairs = tuple(_EXTENT.iter_unpack(raw))
-                ref = cache[object_id + raw] = ManifestRef(ManifestId(object_id), pairs)
-            out.append(ref)
-        return tuple(out)
-
-    def manifest_file(self, pos: int) -> ManifestFileInfo:
-        object_id, size, count = self.r.table(pos, _FILE_SPEC)
-        return ManifestFileInfo(
-            ManifestId(_required(object_id, "ManifestFileInfoV2.id")), size, count
-        )
 
 
 # ------------------------------------------------------------------ initial snapshot
