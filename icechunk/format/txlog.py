@@ -10,11 +10,20 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
+from itertools import chain, pairwise
 
 import numpy as np
+import numpy.typing as npt
 
 from icechunk.errors import FormatError, InternalError, InvalidInputError
-from icechunk.format._flat import Reader, TableSpec, Writer, as_format_error, layout
+from icechunk.format._flat import (
+    Reader,
+    TableSpec,
+    VectorReader,
+    Writer,
+    as_format_error,
+    layout,
+)
 from icechunk.format.header import FileType, decode_file, encode_file
 from icechunk.format.ids import NodeId, SnapshotId
 from icechunk.format.model import MoveRecord, NodeType, TransactionLog
@@ -40,8 +49,6 @@ _MOVE = layout((0, 1), ((2, "8s"), (3, "B")))
 
 # Decoder specs.
 _LOG_SPEC = TableSpec("12s", "O", "O", "O", "O", "O", "O", "O", "O")
-_UPDATED_SPEC = TableSpec("8s", "O")
-_CHUNK_SPEC = TableSpec("O")
 _MOVE_SPEC = TableSpec("O", "O", "8s", "B")
 
 
@@ -86,10 +93,8 @@ def _check(log: TransactionLog) -> None:
     for node_id, chunks in log.updated_chunks.items():
         if len(node_id) != NodeId.SIZE:
             fail("updated_chunks has a node id that is not 8 bytes")
-        if len({len(c) for c in chunks}) > 1:
+        if len(set(map(len, chunks))) > 1:
             fail(f"array {node_id} has chunk coordinates of different lengths")
-        if any(i < 0 or i > _U32_MAX for c in chunks for i in c):
-            fail(f"array {node_id} has a chunk index outside 0..2**32-1")
     for move in log.moved_nodes:
         problem = path_problem(move.from_path) or path_problem(move.to_path)
         if problem is not None:
@@ -125,9 +130,8 @@ def _chunk_vector(w: Writer, chunks: frozenset[tuple[int, ...]]) -> int:
     Each entry is a 2-field table (soffset, offset 4 to the vector right after it)
     followed by its ``[uint32]`` coordinates vector.
     """
-    coords = sorted(chunks)
-    n = len(coords)
-    ndim = len(coords[0]) if coords else 0
+    coords = _sorted_coords(chunks)
+    n, ndim = coords.shape
     entry = 12 + 4 * ndim
     vtable = w.vtable(_CHUNK)
     end = w.block_end(n * entry, 4)
@@ -136,12 +140,27 @@ def _chunk_vector(w: Writer, chunks: frozenset[tuple[int, ...]]) -> int:
     rows[:, 0] = vtable - end + starts  # soffset of each table
     rows[:, 1] = 4
     rows[:, 2] = ndim
-    if ndim:
-        rows[:, 3:] = np.array(coords, dtype=np.int64).reshape(n, ndim)
+    rows[:, 3:] = coords
     block = (rows & 0xFFFFFFFF).astype("<u4").tobytes()
     if w.block(block, 4) != end:
         raise InternalError("chunk block landed at an unexpected position")
     return w.offset_vector(end - starts)
+
+
+def _sorted_coords(chunks: frozenset[tuple[int, ...]]) -> npt.NDArray[np.int64]:
+    """Chunk coordinates as an ``(n, ndim)`` array in lexicographic order."""
+    items = list(chunks)
+    ndim = len(items[0]) if items else 0
+    try:
+        flat = np.fromiter(chain.from_iterable(items), dtype=np.int64, count=len(items) * ndim)
+    except (OverflowError, ValueError, TypeError) as exc:
+        raise InvalidInputError(f"invalid chunk coordinates: {exc}") from exc
+    coords = flat.reshape(len(items), ndim)
+    if coords.size and (coords.min() < 0 or coords.max() > _U32_MAX):
+        raise InvalidInputError("a chunk index is outside 0..2**32-1")
+    if ndim and len(items) > 1:
+        coords = coords[np.lexsort(coords.T[::-1])]  # first column is the primary key
+    return coords
 
 
 # ------------------------------------------------------------------ decoding
@@ -166,13 +185,7 @@ def _parse(buf: bytes) -> TransactionLog:
     new_groups, new_arrays, deleted_groups, deleted_arrays, updated_arrays, updated_groups = (
         _ids(r, at) for at in sets_at
     )
-    updated = {}
-    for node_id, chunks_at in r.table_vector(updated_at, _UPDATED_SPEC):
-        if node_id is None or not chunks_at:
-            raise FormatError("an updated-chunks entry lacks its node id or chunks")
-        u32_vector = r.u32_vector
-        coords = [u32_vector(at) for (at,) in r.table_vector(chunks_at, _CHUNK_SPEC)]
-        updated[NodeId(node_id)] = frozenset(coords)
+    updated = _updated_chunks(VectorReader(buf), updated_at)
     moves = tuple(_move(r, *m) for m in r.table_vector(moves_at, _MOVE_SPEC)) if moves_at else ()
     return TransactionLog(
         id=SnapshotId(log_id),
@@ -185,6 +198,27 @@ def _parse(buf: bytes) -> TransactionLog:
         updated_chunks=updated,
         moved_nodes=moves,
     )
+
+
+def _updated_chunks(v: VectorReader, vector_at: int) -> dict[NodeId, frozenset[tuple[int, ...]]]:
+    """Read every array's chunk coordinates at once (logs can list many thousands)."""
+    tables, _ = v.table_vectors(np.array([vector_at], dtype=np.int64))
+    f = v.fields(tables, 2)
+    if not (f > 0).all():
+        raise FormatError("an updated-chunks entry lacks its node id or chunks")
+    node_ids = v.rows(f[:, 0], 8)
+    chunk_tables, per_node = v.table_vectors(v.deref(f[:, 1]))
+    coords_at = v.fields(chunk_tables, 1)[:, 0]
+    if not (coords_at > 0).all():
+        raise FormatError("a chunk entry lacks its coordinates")
+    positions, per_chunk = v.elements(v.deref(coords_at), 4)
+    values, bounds = v.u32(positions).tolist(), per_chunk.tolist()
+    coords = [tuple(values[a:b]) for a, b in pairwise(bounds)]
+    nodes = per_node.tolist()
+    return {
+        NodeId(node_ids[8 * i : 8 * i + 8]): frozenset(coords[nodes[i] : nodes[i + 1]])
+        for i in range(len(tables))
+    }
 
 
 def _ids(r: Reader, pos: int) -> frozenset[NodeId]:
