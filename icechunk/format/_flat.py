@@ -10,7 +10,7 @@ generic ``flatbuffers`` runtime, which dominate on snapshots with thousands of n
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import add
@@ -208,48 +208,52 @@ class TableSpec:
 
 
 class _Plan:
-    """How to read one table type through one particular vtable."""
+    """How to read one table type through one particular vtable: one unpack per table."""
 
-    __slots__ = ("convert", "packer", "size", "vt")
+    __slots__ = ("packer", "picks", "size")
 
-    def __init__(self, vt: int, spec: TableSpec, rel: tuple[int, ...], size: int) -> None:
+    def __init__(self, spec: TableSpec, rel: tuple[int, ...], size: int) -> None:
         present = sorted((r, slot) for slot, r in enumerate(rel) if r)
-        fmt, cur, items = "<i", 4, ["0"] * len(rel)
+        fmt, cur = "<i", 4
+        # Per slot: (index into the unpacked values or -1 if absent, offset addend or -1).
+        picks = [(-1, -1)] * len(rel)
         for i, (r, slot) in enumerate(present, start=1):
-            code = spec.codes[slot]
+            code = "I" if spec.codes[slot] == "O" else spec.codes[slot]
             if r < cur:
                 raise FormatError("overlapping fields in a flatbuffer table")
-            fmt += f"{r - cur}x{'I' if code == 'O' else code}"
-            cur = r + struct.calcsize("<" + ("I" if code == "O" else code))
-            items[slot] = f"v[{i}] + p + {r}" if code == "O" else f"v[{i}]"
+            fmt += f"{r - cur}x{code}"
+            cur = r + struct.calcsize("<" + code)
+            picks[slot] = (i, r if spec.codes[slot] == "O" else -1)
         if cur > size:
             raise FormatError("flatbuffer field lies outside its table")
-        for slot, code in enumerate(spec.codes):
-            if not rel[slot] and code.endswith("s"):
-                items[slot] = "None"
-        self.vt = vt
-        self.size = size
         self.packer = struct.Struct(fmt)
-        # Generated from integers and fixed text only: one tuple expression per vtable
-        # is several times faster than picking and adjusting fields in a loop.
-        source = f"lambda v, p: ({', '.join(items)}{',' if items else ''})"
-        self.convert: Callable[[tuple[Any, ...], int], tuple[Any, ...]] = eval(source)
+        self.picks = [(i, add, spec.codes[s]) for s, (i, add) in enumerate(picks)]
+        self.size = size
+
+    def read(self, buf: bytes, pos: int) -> tuple[Any, ...]:
+        values = self.packer.unpack_from(buf, pos)
+        return tuple(
+            (None if code.endswith("s") else 0)
+            if i < 0
+            else (values[i] + pos + add if add >= 0 else values[i])
+            for i, add, code in self.picks
+        )
 
 
 class Reader:
-    """Bounds-checked table access on a flatbuffer, with compiled, cached vtables.
+    """Bounds-checked table access on a flatbuffer, with vtables compiled once each.
 
     Positions are absolute offsets into the buffer. Reads past the buffer raise
     ``struct.error`` or :class:`FormatError`; wrap decoding in :func:`as_format_error`.
+    Used for the few tables of a file; large vectors of tables use :class:`VectorReader`.
     """
 
-    __slots__ = ("_last", "_len", "_plans", "buf")
+    __slots__ = ("_len", "_plans", "buf")
 
     def __init__(self, buf: bytes) -> None:
         self.buf = buf
         self._len = len(buf)
-        self._plans: dict[int, _Plan] = {}
-        self._last: dict[int, _Plan] = {}
+        self._plans: dict[tuple[int, int], _Plan] = {}
 
     def check(self, end: int) -> None:
         """Raise :class:`FormatError` when ``end`` lies past the buffer."""
@@ -262,19 +266,12 @@ class Reader:
 
     def table(self, pos: int, spec: TableSpec) -> tuple[Any, ...]:
         """Every field of the table at ``pos``, one per slot of ``spec``."""
-        last = self._last.get(spec.key)
-        if last is not None and pos + last.size <= self._len:
-            # Tables of one type nearly always share a vtable: try the last one first.
-            values = last.packer.unpack_from(self.buf, pos)
-            if pos - values[0] == last.vt:
-                return last.convert(values, pos)
         vt = pos - _UNPACK_I32(self.buf, pos)[0]
-        plan = self._plans.get(vt * 64 + spec.key)
+        plan = self._plans.get((vt, spec.key))
         if plan is None:
-            plan = self._plans[vt * 64 + spec.key] = self._compile(vt, spec)
-        self._last[spec.key] = plan
+            plan = self._plans[vt, spec.key] = self._compile(vt, spec)
         self.check(pos + plan.size)
-        return plan.convert(plan.packer.unpack_from(self.buf, pos), pos)
+        return plan.read(self.buf, pos)
 
     def _compile(self, vt: int, spec: TableSpec) -> _Plan:
         if vt < 0:
@@ -286,25 +283,7 @@ class Reader:
         n = len(spec.codes)
         known = min(n, (vt_len - 4) // 2)
         rel = struct.unpack_from(f"<{known}H", self.buf, vt + 4) + (0,) * (n - known)
-        return _Plan(vt, spec, rel, size)
-
-    def deref(self, pos: int) -> int:
-        """Follow the offset stored at ``pos``."""
-        return pos + int(_UNPACK_U32(self.buf, pos)[0])
-
-    def vector(self, pos: int, elem_size: int) -> tuple[int, int]:
-        """``(start, length)`` of the vector at ``pos``, bounds-checked."""
-        n = int(_UNPACK_U32(self.buf, pos)[0])
-        self.check(pos + 4 + n * elem_size)
-        return pos + 4, n
-
-    def u32_vector(self, pos: int) -> tuple[int, ...]:
-        """The ``[uint32]`` vector at ``pos``."""
-        n = _UNPACK_U32(self.buf, pos)[0]
-        if n < len(_U32_VECTORS):
-            return _U32_VECTORS[n](self.buf, pos + 4)  # type: ignore[no-any-return]
-        self.check(pos + 4 + 4 * n)
-        return struct.unpack_from(f"<{n}I", self.buf, pos + 4)
+        return _Plan(spec, rel, size)
 
     def bytes_at(self, pos: int, elem_size: int = 1) -> bytes:
         """The raw element bytes of the vector at ``pos`` (a ``[ubyte]`` by default)."""
@@ -336,17 +315,7 @@ class Reader:
 
     def table_vector(self, pos: int, spec: TableSpec) -> list[tuple[Any, ...]]:
         """:meth:`table` for every table of the offset vector at ``pos``."""
-        out = []
-        buf, size, last = self.buf, self._len, self._last.get(spec.key)
-        for at in self.tables_at(pos):
-            if last is not None and at + last.size <= size:
-                values = last.packer.unpack_from(buf, at)
-                if at - values[0] == last.vt:
-                    out.append(last.convert(values, at))
-                    continue
-            out.append(self.table(at, spec))
-            last = self._last[spec.key]
-        return out
+        return [self.table(at, spec) for at in self.tables_at(pos)]
 
     def struct_at(self, pos: int, packer: struct.Struct) -> tuple[bytes, list[tuple[Any, ...]]]:
         """Raw bytes and unpacked elements of a vector of structs at ``pos``."""
