@@ -25,10 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from icechunk.conflicts import Conflict
+from typing import Any
 
 __all__ = [
     "AlreadyExistsError",
@@ -348,7 +345,7 @@ class RebaseFailedError(ConflictError):
 
     default_kind = ErrorKind.REBASE_FAILED
 
-    def __init__(self, snapshot: str, conflicts: Sequence[Conflict]) -> None:
+    def __init__(self, snapshot: str, conflicts: Sequence[Any]) -> None:
         listing = "; ".join(repr(c) for c in conflicts)
         message = (
             f"rebase failed on snapshot {snapshot} with {len(conflicts)} unresolved "
@@ -365,7 +362,7 @@ class RebaseFailedError(ConflictError):
         return self._snapshot
 
     @property
-    def conflicts(self) -> list[Conflict]:
+    def conflicts(self) -> list[Any]:
         """Every conflict the solver could not resolve."""
         return list(self._conflicts)
 

@@ -35,8 +35,11 @@ class _Ancestry:
         return self
 
     def __next__(self) -> SnapshotInfo:
+        async def step() -> SnapshotEntry:
+            return await self._agen.__anext__()
+
         try:
-            return SnapshotInfo(sync(self._agen.__anext__()))
+            return SnapshotInfo(sync(step()))
         except StopAsyncIteration:
             raise StopIteration from None
 
@@ -299,23 +302,27 @@ class Repository:
         assert snapshot_id is not None
         return await self._core.resolve_snapshot(snapshot_id)
 
+    async def _ancestry_entries(
+        self, branch: str | None, tag: str | None, snapshot_id: str | None
+    ) -> AsyncIterator[SnapshotEntry]:
+        start = await self._resolve(branch, tag, snapshot_id)
+        async for entry in self._core.ancestry(start):
+            yield entry
+
     def async_ancestry(
         self, *, branch: str | None = None, tag: str | None = None, snapshot_id: str | None = None
     ) -> AsyncIterator[SnapshotInfo]:
         """Snapshots from the given ref back to the first one, newest first (async)."""
-
-        async def entries() -> AsyncIterator[SnapshotEntry]:
-            start = await self._resolve(branch, tag, snapshot_id)
-            async for entry in self._core.ancestry(start):
-                yield entry
-
-        return _Ancestry(entries())
+        return _Ancestry(self._ancestry_entries(branch, tag, snapshot_id))
 
     def ancestry(
         self, *, branch: str | None = None, tag: str | None = None, snapshot_id: str | None = None
     ) -> Iterator[SnapshotInfo]:
-        """Snapshots from the given ref back to the first one, newest first."""
-        return _Ancestry(self.async_ancestry(branch=branch, tag=tag, snapshot_id=snapshot_id)._agen)  # type: ignore[attr-defined]
+        """Snapshots from the given ref back to the first one, newest first.
+
+        The result also supports ``async for``.
+        """
+        return _Ancestry(self._ancestry_entries(branch, tag, snapshot_id))
 
     async def lookup_snapshot_async(self, snapshot_id: str) -> SnapshotInfo:
         """Details of one snapshot."""
