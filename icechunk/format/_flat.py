@@ -37,6 +37,8 @@ _UNPACK_I32 = struct.Struct("<i").unpack_from
 _UNPACK_VT_HEAD = struct.Struct("<HH").unpack_from
 #: Unpackers of small offset vectors, by element count.
 _U32_VECTORS = [struct.Struct(f"<{n}I").unpack_from for n in range(32)]
+#: Vectors read together may total at most this many times the buffer's size.
+_MAX_APPARENT_SIZE = 16
 #: Largest alignment any table or vector needs; finished buffers are padded to it.
 MAX_ALIGN = 8
 
@@ -425,6 +427,9 @@ class VectorReader:
         starts, counts = self.vectors(pos, elem_size)
         bounds = np.zeros(len(pos) + 1, dtype=np.int64)
         np.cumsum(counts, out=bounds[1:])
+        if int(bounds[-1]) * elem_size > _MAX_APPARENT_SIZE * max(self._len, 1):
+            # Only vectors shared by many tables can add up to this: refuse to inflate.
+            raise FormatError("flatbuffer vectors add up to far more data than the file holds")
         first = np.repeat(bounds[:-1], counts)
         positions = np.repeat(starts, counts) + elem_size * (np.arange(bounds[-1]) - first)
         return positions, bounds

@@ -89,12 +89,19 @@ class _Fmt:
         return self.k
 
     def add(self, code: str) -> None:
+        """Append fields in ``struct`` notation at the current position."""
         self.fmt += code
         self.k += struct.calcsize("<" + code)
 
 
 class NodeWriter:
-    """Writes nodes as self-contained blocks; plans are cached per array shape."""
+    """Writes nodes as self-contained blocks; plans are cached per array shape.
+
+    Parameters
+    ----------
+    w
+        The writer of the snapshot buffer; nodes are appended to it.
+    """
 
     def __init__(self, w: Writer) -> None:
         self.w = w
@@ -103,9 +110,11 @@ class NodeWriter:
         self.unnamed: dict[tuple[str | None, ...], tuple[bool, ...]] = {}
 
     def write_all(self, nodes: Iterable[NodeSnapshot]) -> list[int]:
+        """Write every node, returning their offsets in order."""
         return [self.write(node) for node in nodes]
 
     def write(self, node: NodeSnapshot) -> int:
+        """Write one node (and its array data) as a block, returning its offset."""
         array = node.array
         if array is None:
             return self._write_group(node)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,6 +19,7 @@ from interop import harness
 
 from icechunk.errors import FormatError, InvalidInputError
 from icechunk.format._fb import root_table
+from icechunk.format._flat import VectorReader, Writer
 from icechunk.format.header import FileType, decode_file, encode_file
 from icechunk.format.ids import INITIAL_SNAPSHOT_ID, ManifestId, NodeId, SnapshotId
 from icechunk.format.model import (
@@ -364,6 +366,20 @@ def test_missing_required_field() -> None:
     struct.pack_into("<H", broken, vtable + 4 + 2 * 2, 0)  # drop Snapshot.nodes
     with pytest.raises(FormatError, match="required"):
         decode_snapshot(encode_file(FileType.SNAPSHOT, bytes(broken)))
+
+
+def test_shared_vectors_cannot_inflate() -> None:
+    """Many tables pointing at one large vector are refused instead of expanded."""
+    w = Writer()
+    big = w.vector(bytes(4 * 1000), 1000, 4)
+    root = w.offset_vector([big] * 1000)
+    buf = w.finish(root)
+    reader = VectorReader(buf)
+    vector_at = struct.unpack_from("<I", buf, 0)[0]
+    positions, _ = reader.table_vectors(np.array([vector_at], dtype=np.int64))
+    assert len(positions) == 1000
+    with pytest.raises(FormatError, match="far more data"):
+        reader.elements(positions, 4)
 
 
 # ------------------------------------------------------------------ real repositories
