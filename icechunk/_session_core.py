@@ -333,7 +333,7 @@ class SessionCore:
                 "(pass allow_empty=True to commit anyway)",
                 ErrorKind.NO_CHANGES_TO_COMMIT,
             )
-        snap, log = await self.flush(message, metadata or {})
+        snap = await self.flush(message, metadata or {})
         branch, parent = self.branch, self.snapshot_id
 
         def move_branch(info: RepoInfo) -> tuple[RepoInfo, UpdateRecord]:
@@ -352,7 +352,6 @@ class SessionCore:
         await self.repo.refs.update(move_branch)
         self._rebase_onto(snap)
         self.writable = False
-        del log
         return snap.id
 
     def _rebase_onto(self, snap: Snapshot) -> None:
@@ -361,7 +360,7 @@ class SessionCore:
         self._index = None
         self.changes = ChangeSet()
 
-    async def flush(self, message: str, metadata: dict[str, Any]) -> tuple[Snapshot, TransactionLog]:
+    async def flush(self, message: str, metadata: dict[str, Any]) -> Snapshot:
         """Write manifests, the snapshot and its transaction log for the current changes."""
         base = await self.snapshot()
         known_files = {m.id: m for m in base.manifest_files}
@@ -382,7 +381,7 @@ class SessionCore:
         log = self._transaction_log(snap.id)
         await self.repo.assets.write_transaction_log(log)
         await self.repo.assets.write_snapshot(snap)
-        return snap, log
+        return snap
 
     async def _flush_node(
         self, view: NodeView, known: dict[ManifestId, ManifestFileInfo]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from icechunk.changeset import ArrayMeta
@@ -60,8 +61,9 @@ def _fail(msg: str) -> InvalidInputError:
     return InvalidInputError(f"invalid zarr.json: {msg}", ErrorKind.BAD_METADATA)
 
 
+@lru_cache(maxsize=4096)
 def parse_zarr_json(raw: bytes) -> ParsedMeta:
-    """Parse a zarr v3 ``zarr.json`` document.
+    """Parse a zarr v3 ``zarr.json`` document (memoised: results are immutable).
 
     Raises
     ------
