@@ -76,9 +76,11 @@ def _entry(kind: UpdateKind, **fields: Any) -> UpdateRecord:
 class RepoCore:
     """Shared state of an open repository: storage, object I/O, refs and config."""
 
-    def __init__(self, storage: Storage, config: RepositoryConfig) -> None:
+    def __init__(self, storage: Storage, config: RepositoryConfig, spec_version: int = 2) -> None:
         self.storage = storage
         self.config = config
+        #: On-disk spec version, detected at open time; spec-v1 repositories are read-only.
+        self.spec_version = spec_version
         compression = _compression_level(config)
         caching = getattr(config, "caching", None)
         self.assets = AssetManager(
@@ -91,6 +93,10 @@ class RepoCore:
             compression_level=compression,
             max_updates_per_file=_int_attr(config, "num_updates_per_repo_info_file", 1000),
         )
+        if spec_version == 1:
+            from icechunk._v1_repo import V1RefStore
+
+            self.refs = V1RefStore(storage, self.assets)
 
     @property
     def inline_threshold(self) -> int:
@@ -306,11 +312,11 @@ __all__ += ["DEFAULT_INLINE_THRESHOLD", "INITIAL_SNAPSHOT_ID", "MAIN"]
 
 
 def _core_getstate(self: RepoCore) -> dict[str, Any]:
-    return {"storage": self.storage, "config": self.config}
+    return {"storage": self.storage, "config": self.config, "spec_version": self.spec_version}
 
 
 def _core_setstate(self: RepoCore, state: dict[str, Any]) -> None:
-    RepoCore.__init__(self, state["storage"], state["config"])
+    RepoCore.__init__(self, state["storage"], state["config"], state.get("spec_version", 2))
 
 
 # Caches and locks stay behind when a repository travels to another process.

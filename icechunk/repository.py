@@ -8,6 +8,7 @@ from typing import Any, Self
 
 from icechunk._repo_core import MAIN, RepoCore, parse_snapshot_id
 from icechunk._sync import sync
+from icechunk._v1_repo import detect_spec_version, refuse_v1_write
 from icechunk.asset_manager import REPO_INFO_KEY
 from icechunk.config import RepositoryConfig
 from icechunk.errors import (
@@ -105,7 +106,8 @@ class Repository:
     ) -> Self:
         """Open an existing repository; ``config`` overrides the persisted one field by field."""
         stored = await cls.fetch_config_async(storage)
-        if stored is None and not await cls.exists_async(storage):
+        spec = 2 if stored is not None else await detect_spec_version(storage)
+        if spec is None:
             raise RepositoryNotFoundError(
                 "no Icechunk repository found at this storage location; "
                 "create one with Repository.create"
@@ -113,7 +115,7 @@ class Repository:
         cfg = stored or RepositoryConfig.default()
         if config is not None:
             cfg = cfg.merge(config)
-        return cls(RepoCore(storage, cfg))
+        return cls(RepoCore(storage, cfg, spec))
 
     @classmethod
     def open(
@@ -157,8 +159,8 @@ class Repository:
 
     @staticmethod
     async def exists_async(storage: Storage) -> bool:
-        """Whether a repository exists at ``storage``."""
-        return bool(await storage.exists(REPO_INFO_KEY))
+        """Whether a repository (of any spec version) exists at ``storage``."""
+        return await detect_spec_version(storage) is not None
 
     @staticmethod
     def exists(storage: Storage) -> bool:
@@ -191,7 +193,7 @@ class Repository:
     def reopen(self, config: RepositoryConfig | None = None) -> Self:
         """A new handle on the same storage, with ``config`` merged over the current one."""
         cfg = self._core.config if config is None else self._core.config.merge(config)
-        return type(self)(RepoCore(self._core.storage, cfg))
+        return type(self)(RepoCore(self._core.storage, cfg, self._core.spec_version))
 
     @property
     def config(self) -> RepositoryConfig:
@@ -206,7 +208,7 @@ class Repository:
     @property
     def spec_version(self) -> int:
         """The on-disk spec version of the repository."""
-        return 2
+        return self._core.spec_version
 
     # ------------------------------------------------------------------ branches
     async def create_branch_async(self, branch: str, snapshot_id: str) -> None:
@@ -414,6 +416,8 @@ class Repository:
 
     async def writable_session_async(self, branch: str) -> Session:
         """A session that can write and commit to ``branch``."""
+        if self._core.spec_version == 1:
+            refuse_v1_write(f"open a writable session on branch {branch!r}")
         tip = await self._core.lookup_branch(branch)
         return Session._new(self._core, tip, branch, writable=True)
 
@@ -422,13 +426,19 @@ class Repository:
         return sync(self.writable_session_async(branch))
 
     def __repr__(self) -> str:
-        return f"<icechunk.Repository (v2)>\nstorage: {self._core.storage!r}\n"
+        version = self._core.spec_version
+        return f"<icechunk.Repository (v{version})>\nstorage: {self._core.storage!r}\n"
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"storage": self._core.storage, "config": self._core.config}
+        return {
+            "storage": self._core.storage,
+            "config": self._core.config,
+            "spec_version": self._core.spec_version,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self._core = RepoCore(state["storage"], state["config"])
+        spec = state.get("spec_version", 2)
+        self._core = RepoCore(state["storage"], state["config"], spec)
 
 
 async def _check_clean_root(storage: Storage) -> None:
