@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from icechunk.config import *  # noqa: F403
 from icechunk.config import __all__ as _config_all
+from icechunk.diff import Diff
 from icechunk.errors import (
     AlreadyExistsError,
     ConflictError,
@@ -26,6 +27,7 @@ from icechunk.errors import (
     SnapshotNotFoundError,
     StorageError,
 )
+from icechunk.ops import Update, UpdateType
 from icechunk.repository import Repository
 from icechunk.session import Session, SessionMode
 from icechunk.snapshots import SnapshotInfo
@@ -37,6 +39,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AlreadyExistsError",
     "ConflictError",
+    "Diff",
     "ErrorKind",
     "FormatError",
     "IcechunkError",
@@ -57,6 +60,8 @@ __all__ = [
     "SnapshotNotFoundError",
     "Storage",
     "StorageError",
+    "Update",
+    "UpdateType",
     "__version__",
     "in_memory_storage",
     "local_filesystem_storage",

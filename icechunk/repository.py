@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from icechunk._repo_core import MAIN, RepoCore, parse_snapshot_id
 from icechunk._sync import sync
@@ -22,6 +22,10 @@ from icechunk.format.model import SnapshotEntry
 from icechunk.session import Session
 from icechunk.snapshots import SnapshotInfo
 from icechunk.storage import Storage
+
+if TYPE_CHECKING:
+    from icechunk.diff import Diff
+    from icechunk.ops import Update
 
 __all__ = ["Repository"]
 
@@ -424,6 +428,93 @@ class Repository:
     def writable_session(self, branch: str) -> Session:
         """A session that can write and commit to ``branch``."""
         return sync(self.writable_session_async(branch))
+
+    # ------------------------------------------------------------------ diff and ops log
+    async def diff_async(
+        self,
+        *,
+        from_branch: str | None = None,
+        from_tag: str | None = None,
+        from_snapshot_id: str | None = None,
+        to_branch: str | None = None,
+        to_tag: str | None = None,
+        to_snapshot_id: str | None = None,
+    ) -> Diff:
+        """Changes between two versions; ``from`` must be an ancestor of ``to`` (async).
+
+        Each end is given by exactly one of a branch, a tag or a snapshot id.
+
+        Returns
+        -------
+        Diff
+            Nodes created, deleted and updated, chunks written and nodes moved by the
+            commits after ``from`` up to and including ``to``.
+
+        Raises
+        ------
+        InvalidInputError
+            With kind ``BAD_SNAPSHOT_CHAIN_FOR_DIFF`` when ``from`` is not an ancestor of
+            ``to``.
+        """
+        from icechunk.diff import diff_snapshots
+
+        start = await self._resolve_diff_end(from_branch, from_tag, from_snapshot_id)
+        end = await self._resolve_diff_end(to_branch, to_tag, to_snapshot_id)
+        return await diff_snapshots(self._core, start, end)
+
+    def diff(
+        self,
+        *,
+        from_branch: str | None = None,
+        from_tag: str | None = None,
+        from_snapshot_id: str | None = None,
+        to_branch: str | None = None,
+        to_tag: str | None = None,
+        to_snapshot_id: str | None = None,
+    ) -> Diff:
+        """Changes between two versions; ``from`` must be an ancestor of ``to``.
+
+        Each end is given by exactly one of a branch, a tag or a snapshot id; the styles
+        of the two ends may differ.
+
+        Returns
+        -------
+        Diff
+            Nodes created, deleted and updated, chunks written and nodes moved by the
+            commits after ``from`` up to and including ``to``.
+        """
+        return sync(
+            self.diff_async(
+                from_branch=from_branch,
+                from_tag=from_tag,
+                from_snapshot_id=from_snapshot_id,
+                to_branch=to_branch,
+                to_tag=to_tag,
+                to_snapshot_id=to_snapshot_id,
+            )
+        )
+
+    async def _resolve_diff_end(
+        self, branch: str | None, tag: str | None, snapshot_id: str | None
+    ) -> SnapshotId:
+        if sum(x is not None for x in (branch, tag, snapshot_id)) != 1:
+            raise ValueError("Must provide one of branch, tag, or snapshot_id")
+        return await self._resolve(branch, tag, snapshot_id)
+
+    def ops_log(self) -> Iterator[Update]:
+        """The repository operations log, newest first.
+
+        The result also supports ``async for``.
+        """
+        from icechunk.ops import iterate_ops_log
+
+        return iterate_ops_log(self._core.refs)
+
+    def ops_log_async(self) -> AsyncIterator[Update]:
+        """The repository operations log, newest first, for ``async for``."""
+        from icechunk.ops import iterate_ops_log
+
+        return iterate_ops_log(self._core.refs)
 
     def __repr__(self) -> str:
         version = self._core.spec_version

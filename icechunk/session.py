@@ -12,6 +12,7 @@ from icechunk.format.ids import SnapshotId
 
 if TYPE_CHECKING:
     from icechunk._repo_core import RepoCore
+    from icechunk.diff import Diff
     from icechunk.store import IcechunkStore
 
 __all__ = ["Session", "SessionMode"]
@@ -139,6 +140,34 @@ class Session:
                 allow_empty=allow_empty,
             )
         )
+
+    # ------------------------------------------------------------------ status
+    async def status_async(self) -> Diff:
+        """The uncommitted changes of this session, as a :class:`Diff` (async).
+
+        Returns
+        -------
+        Diff
+            Nodes created, deleted and updated and chunks written since the base snapshot.
+        """
+        from icechunk.diff import build_diff
+
+        core = self._core
+        base = await core.snapshot()
+        log = core._transaction_log(SnapshotId(bytes(12)))
+        before = {n.id: n.path for n in base.nodes}
+        after = {n.id: n.path for n in core.changes.new_nodes.values()}
+        return build_diff([log], before, after)
+
+    def status(self) -> Diff:
+        """The uncommitted changes of this session, as a :class:`Diff`.
+
+        Returns
+        -------
+        Diff
+            Nodes created, deleted and updated and chunks written since the base snapshot.
+        """
+        return sync(self.status_async())
 
     # ------------------------------------------------------------------ pickling
     def __getstate__(self) -> dict[str, Any]:
