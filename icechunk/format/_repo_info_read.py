@@ -16,11 +16,11 @@ from operator import itemgetter
 from typing import Any
 
 import numpy as np
-from flatbuffers import flexbuffers
 from numpy.typing import NDArray
 
 from icechunk.errors import ErrorKind, FormatError
 from icechunk.format import _repo_info_schema as s
+from icechunk.format import flexbuf
 from icechunk.format._fb import Table, root_table
 from icechunk.format.ids import SnapshotId
 from icechunk.format.metadata import decode_value
@@ -445,7 +445,7 @@ def _config(raw: bytes | None) -> dict[str, Any] | None:
     if raw is None:
         return None
     try:
-        config = flexbuffers.Loads(raw)
+        config = flexbuf.loads(raw)
     except Exception as exc:  # the FlexBuffers reader raises many unrelated types
         raise corrupt(f"undecodable config: {exc}") from exc
     if not isinstance(config, dict):

@@ -12,10 +12,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import accumulate
 from typing import Any
 
-from flatbuffers import flexbuffers
-
 from icechunk.errors import ErrorKind, InvalidInputError
 from icechunk.format import _repo_info_schema as s
+from icechunk.format import flexbuf
 from icechunk.format.ids import SnapshotId
 from icechunk.format.metadata import encode_value
 from icechunk.format.model import (
@@ -457,7 +456,7 @@ class _RepoWriter:
         if not isinstance(config, dict):
             raise InvalidInputError(f"repository config must be a dict, not {type(config)}")
         try:
-            raw = bytes(flexbuffers.Dumps(config))
+            raw = flexbuf.dumps(config)
         except (TypeError, ValueError, OverflowError, RuntimeError) as exc:
             raise InvalidInputError(f"repository config cannot be serialized: {exc}") from exc
         return self.buf.blob(raw, data_align=8)

@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import flatbuffers
-from flatbuffers import flexbuffers
 
 from icechunk.errors import FormatError, InvalidInputError
+from icechunk.format import flexbuf
 from icechunk.format._fb import Table, require
 
 __all__ = ["build_metadata", "decode_metadata", "decode_value", "encode_value"]
@@ -22,10 +22,11 @@ _NAME, _VALUE = 0, 1
 def encode_value(value: Any) -> bytes:
     """Encode one JSON-like value as a FlexBuffer (spec v2)."""
     try:
-        return bytes(flexbuffers.Dumps(_check_json_like(value)))
-    except (TypeError, ValueError, OverflowError) as exc:
+        # NaN/inf are stored as f64 (the Rust reader turns them into null, like the wheel).
+        return flexbuf.dumps(value)
+    except InvalidInputError as exc:
         raise InvalidInputError(
-            f"metadata value {value!r} cannot be stored: use JSON-compatible values "
+            f"metadata value {value!r} cannot be stored ({exc}): use JSON-compatible values "
             "(None, bool, int, float, str, list, dict with str keys)"
         ) from exc
 
@@ -45,9 +46,9 @@ def _check_json_like(value: Any) -> Any:
 
 def decode_value(raw: bytes, spec_version: int) -> Any:
     """Decode one value: FlexBuffers for spec v2, MessagePack for spec v1."""
+    if spec_version >= 2:
+        return flexbuf.loads(raw)
     try:
-        if spec_version >= 2:
-            return flexbuffers.Loads(raw)
         import msgpack
 
         return msgpack.unpackb(raw, raw=False, strict_map_key=False)
