@@ -7,6 +7,16 @@ snapshots over object storage. The public names match the ``icechunk`` package.
 from __future__ import annotations
 
 from icechunk.config import *  # noqa: F403
+from icechunk.config import (
+    AnyObjectStoreConfig,
+    ChecksumAlgorithm,
+    S3Options,
+    VirtualChunkContainer,
+    gcs_store,
+    http_store,
+    local_filesystem_store,
+    s3_store,
+)
 from icechunk.config import __all__ as _config_all
 from icechunk.diff import Diff
 from icechunk.errors import (
@@ -31,8 +41,17 @@ from icechunk.ops import Update, UpdateType
 from icechunk.repository import Repository
 from icechunk.session import Session, SessionMode
 from icechunk.snapshots import SnapshotInfo
-from icechunk.storage import Storage, in_memory_storage, local_filesystem_storage
+from icechunk.storage import (
+    Storage,
+    StorageConcurrencySettings,
+    StorageRetriesSettings,
+    StorageSettings,
+    StorageTimeoutSettings,
+    in_memory_storage,
+    local_filesystem_storage,
+)
 from icechunk.store import IcechunkStore
+from icechunk.versions import SpecVersion, spec_version
 
 __version__ = "0.1.0"
 
@@ -62,7 +81,21 @@ __all__ = [
     "StorageError",
     "Update",
     "UpdateType",
+    "AnyObjectStoreConfig",
+    "ChecksumAlgorithm",
+    "S3Options",
+    "SpecVersion",
+    "StorageConcurrencySettings",
+    "StorageRetriesSettings",
+    "StorageSettings",
+    "StorageTimeoutSettings",
+    "VirtualChunkContainer",
     "__version__",
+    "gcs_store",
+    "http_store",
+    "local_filesystem_store",
+    "s3_store",
+    "spec_version",
     "in_memory_storage",
     "local_filesystem_storage",
     *_config_all,

@@ -22,6 +22,7 @@ from icechunk.format.model import SnapshotEntry
 from icechunk.session import Session
 from icechunk.snapshots import SnapshotInfo
 from icechunk.storage import Storage
+from icechunk.versions import SpecVersion
 
 if TYPE_CHECKING:
     from icechunk.diff import Diff
@@ -210,9 +211,9 @@ class Repository:
         return self._core.storage
 
     @property
-    def spec_version(self) -> int:
+    def spec_version(self) -> SpecVersion:
         """The on-disk spec version of the repository."""
-        return self._core.spec_version
+        return SpecVersion(self._core.spec_version)
 
     # ------------------------------------------------------------------ branches
     async def create_branch_async(self, branch: str, snapshot_id: str) -> None:
