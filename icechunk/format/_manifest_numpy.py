@@ -57,6 +57,7 @@ MAX_NDIM = 1024
 
 
 def exclusive_cumsum(lengths: I64) -> I64:
+    """``[0, l0, l0 + l1, ...]``: where each entry starts when laid end to end (n + 1)."""
     out = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=out[1:])
     return out
@@ -313,16 +314,16 @@ class RefColumns:
 
     def equals(self, other: RefColumns) -> bool:
         """Column-by-column equality."""
-        arrays = ("coords", "kinds", "chunk_ids", "offsets", "lengths", "has_etag")
         if self.coords.shape != other.coords.shape:
             return False
-        if not all(np.array_equal(getattr(self, a), getattr(other, a)) for a in arrays):
-            return False
-        if not np.array_equal(self.last_modified, other.last_modified):
-            return False
-        return all(
-            getattr(self, v).equals(getattr(other, v)) for v in ("inline", "location", "etag")
-        )
+        for name in _FIELDS:
+            mine, theirs = getattr(self, name), getattr(other, name)
+            same = (
+                mine.equals(theirs) if isinstance(mine, VarBytes) else np.array_equal(mine, theirs)
+            )
+            if not same:
+                return False
+        return True
 
 
 def check_utf8(column: VarBytes, what: str) -> VarBytes:
@@ -472,8 +473,6 @@ def _kinds(native: Bools, virtual: Bools, inline: Bools, both_locations: Bools) 
 def check_sorted(coords: U32) -> None:
     """Raise :class:`FormatError` unless rows are strictly increasing lexicographically."""
     if len(coords) < 2:
-        if coords.shape[1] == 0 and len(coords) > 1:
-            raise FormatError("a scalar array has more than one chunk ref")
         return
     if coords.shape[1] == 0:
         raise FormatError("a scalar array has more than one chunk ref")

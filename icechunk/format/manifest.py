@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from itertools import chain
 from operator import attrgetter
@@ -172,7 +172,7 @@ def _payload_columns(coords: npt.NDArray[np.uint32], payloads: list[Any]) -> Ref
         has_etag,
         modified,
     )
-    check_writable(columns)
+    _check_writable(columns)
     return columns
 
 
@@ -180,7 +180,7 @@ def _text(values: list[str | None]) -> VarBytes:
     return VarBytes.from_list([b"" if v is None else v.encode("utf-8") for v in values])
 
 
-def check_writable(cols: RefColumns) -> None:
+def _check_writable(cols: RefColumns) -> None:
     """Raise :class:`InvalidInputError` on zero-length chunks or empty inline data."""
     if np.any((cols.kinds != INLINE) & (cols.lengths == 0)) or np.any(
         (cols.kinds == INLINE) & (cols.inline.lengths == 0)
@@ -466,13 +466,16 @@ def encode_manifest(
     Raises
     ------
     InvalidInputError
-        If the manifest has no refs, or holds zero-length or empty-inline chunks.
+        If the manifest has no refs, holds zero-length or empty-inline chunks, or has a
+        spec version other than 1 or 2.
     """
+    if manifest.spec_version not in (1, 2):
+        raise InvalidInputError(f"cannot write manifest spec version {manifest.spec_version}")
     tables = [(k, t) for k, t in manifest.arrays.items() if len(t)]
     if not tables:
         raise InvalidInputError("refusing to write a manifest without chunk refs")
     for _, table in tables:
-        check_writable(table.columns)
+        _check_writable(table.columns)
     cctx, dictionary = None, None
     if manifest.spec_version >= 2:
         locations = virtual_locations([t.columns for _, t in tables])
@@ -547,15 +550,4 @@ def _decode_array(
     order = np.arange(count, dtype=np.int64)
     order[rows] = count + np.arange(len(rows))
     location = columns.location.concat(plain).take(order)
-    return RefColumns(
-        columns.coords,
-        columns.kinds,
-        columns.chunk_ids,
-        columns.offsets,
-        columns.lengths,
-        columns.inline,
-        location,
-        columns.etag,
-        columns.has_etag,
-        columns.last_modified,
-    )
+    return replace(columns, location=location)
