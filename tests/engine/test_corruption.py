@@ -334,7 +334,7 @@ def apply_plan(data: bytes, plan: tuple[str, int, list[tuple[float, int]]], seed
 
 @pytest.mark.parametrize("kind", KINDS)
 @settings(
-    max_examples=25,
+    max_examples=50,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
