@@ -1,0 +1,198 @@
+"""Benchmark pyicechunk ("ours") against the real icechunk wheel ("real").
+
+Every workload in ``benchmarks/workloads.py`` runs in its own child process, once per
+implementation per repetition, alternating ours/real so drift (page cache, thermal) hits both
+alike. Ours runs under ``.venv/bin/python`` with the repository root on ``PYTHONPATH``; real runs
+under ``.venv-real/bin/python -I`` from a scratch directory, so ``import icechunk`` cannot find
+this checkout. The table shows per-workload medians, the ratio ours/real and the peak RSS
+(``ru_maxrss`` reported by the child; max over repetitions).
+
+    .venv/bin/python benchmarks/run.py [--quick] [--repeat N] [--only ours|real] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKLOADS_PY = ROOT / "benchmarks" / "workloads.py"
+
+# (workload, timing label, table row name) in run order: each reader follows its writer.
+ROWS = [
+    ("write_big", "total", "(a) write 256 MiB, 1 MiB chunks + commit"),
+    ("write_big", "write", "    of which: write"),
+    ("write_big", "commit", "    of which: commit"),
+    ("read_big", "total", "(b) read 256 MiB, fresh readonly session"),
+    ("write_many", "write", "(c) 100k inline chunks: write"),
+    ("write_many", "commit", "(c) 100k inline chunks: commit"),
+    ("open_one_chunk", "total", "(d) cold open + read 1 of 100k chunks"),
+    ("local_write", "total", "floor: zarr LocalStore write 256 MiB"),
+    ("local_read", "total", "floor: zarr LocalStore read 256 MiB"),
+]
+QUICK_NAMES = {"256 MiB": "1 MiB", "1 MiB chunks": "64 KiB chunks", "100k": "500"}
+
+
+def workload_order() -> list[str]:
+    seen: list[str] = []
+    for w, _, _ in ROWS:
+        if w not in seen:
+            seen.append(w)
+    return seen
+
+
+def interpreters(only: str | None) -> dict[str, tuple[list[str], dict[str, str], Path | None]]:
+    """impl -> (argv prefix, env, cwd)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    impls: dict[str, tuple[list[str], dict[str, str], Path | None]] = {}
+    if only in (None, "ours"):
+        ours_py = ROOT / ".venv" / "bin" / "python"
+        exe = str(ours_py) if ours_py.exists() else sys.executable
+        impls["ours"] = ([exe], {**env, "PYTHONPATH": str(ROOT)}, ROOT)
+    if only in (None, "real"):
+        real_py = Path(
+            os.environ.get("ICECHUNK_REAL_PYTHON", ROOT / ".venv-real" / "bin" / "python")
+        )
+        if not real_py.exists():
+            raise SystemExit(f"real-wheel interpreter not found: {real_py} (run `make venvs`)")
+        # cwd is set per run to a scratch dir outside the checkout; -I drops cwd/PYTHON* env.
+        impls["real"] = ([str(real_py), "-I"], env, None)
+    return impls
+
+
+def run_one(
+    impl: str,
+    spec: tuple[list[str], dict[str, str], Path | None],
+    workload: str,
+    workdir: Path,
+    quick: bool,
+) -> dict[str, Any]:
+    argv, env, cwd = spec
+    cmd = [*argv, str(WORKLOADS_PY), workload, "--workdir", str(workdir)]
+    if quick:
+        cmd.append("--quick")
+    proc = subprocess.run(
+        cmd, env=env, cwd=str(cwd or workdir.parent), capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        raise SystemExit(f"{impl}/{workload} failed with exit code {proc.returncode}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    if impl == "real" and Path(result["icechunk_file"]).resolve().is_relative_to(ROOT / "icechunk"):
+        raise SystemExit("the real-wheel run imported this checkout's icechunk package")
+    if impl == "ours" and not Path(result["icechunk_file"]).resolve().is_relative_to(ROOT):
+        raise SystemExit(f"the 'ours' run imported {result['icechunk_file']}")
+    return result
+
+
+def fmt_s(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{x * 1000:.1f} ms" if x < 1 else f"{x:.2f} s"
+
+
+def table(results: dict[str, dict[str, list[dict[str, Any]]]], quick: bool) -> str:
+    impls = list(results)
+    header = ["workload"]
+    for impl in impls:
+        header.append(f"{impl} median")
+    if len(impls) == 2:
+        header.append("ours/real")
+    for impl in impls:
+        header.append(f"{impl} peak RSS")
+    lines = [header]
+    for workload, label, name in ROWS:
+        if quick:
+            for long, short in QUICK_NAMES.items():
+                name = name.replace(long, short)
+        row = [name]
+        medians: dict[str, float] = {}
+        for impl in impls:
+            runs = results[impl].get(workload, [])
+            if runs:
+                medians[impl] = statistics.median(r["timings"][label] for r in runs)
+            row.append(fmt_s(medians.get(impl)))
+        if len(impls) == 2:
+            ok = "ours" in medians and medians.get("real")
+            row.append(f"{medians['ours'] / medians['real']:.2f}x" if ok else "-")
+        for impl in impls:
+            runs = results[impl].get(workload, [])
+            show = runs and label in ("total", "write") and not name.startswith("    ")
+            if workload == "write_many" and label == "commit":
+                show = False
+            row.append(f"{max(r['peak_rss_mib'] for r in runs):.0f} MiB" if show else "")
+        lines.append(row)
+    widths = [max(len(r[i]) for r in lines) for i in range(len(header))]
+    out = []
+    for n, r in enumerate(lines):
+        cells = [r[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)
+        ]
+        out.append("| " + " | ".join(cells) + " |")
+        if n == 0:
+            out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--repeat", type=int, default=3, help="repetitions per workload (default 3)")
+    p.add_argument("--quick", action="store_true", help="tiny sizes, for smoke runs")
+    p.add_argument("--only", choices=["ours", "real"], help="run a single implementation")
+    p.add_argument("--workloads", help="comma-separated subset of: " + ",".join(workload_order()))
+    p.add_argument("--json", type=Path, help="also write the raw results here")
+    p.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    args = p.parse_args(argv)
+
+    order = workload_order()
+    if args.workloads:
+        wanted = args.workloads.split(",")
+        unknown = set(wanted) - set(order)
+        if unknown:
+            raise SystemExit(f"unknown workloads: {sorted(unknown)}")
+        order = [w for w in order if w in wanted]
+
+    impls = interpreters(args.only)
+    scratch = Path(tempfile.mkdtemp(prefix="icechunk-bench-"))
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {i: {} for i in impls}
+    versions: dict[str, str] = {}
+    try:
+        for rep in range(args.repeat):
+            # Alternate which implementation goes first on each repetition.
+            names = list(impls) if rep % 2 == 0 else list(reversed(impls))
+            for workload in order:
+                for impl in names:
+                    workdir = scratch / impl
+                    r = run_one(impl, impls[impl], workload, workdir, args.quick)
+                    results[impl].setdefault(workload, []).append(r)
+                    versions[impl] = (
+                        f"icechunk {r['icechunk']}, zarr {r['zarr']}, Python {r['python']}"
+                    )
+                    times = ", ".join(f"{k}={fmt_s(v)}" for k, v in r["timings"].items())
+                    print(f"[{rep + 1}/{args.repeat}] {impl:4} {workload:15} {times}", flush=True)
+    finally:
+        if args.keep:
+            print(f"scratch kept at {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    print()
+    for impl, v in versions.items():
+        print(f"{impl}: {v}")
+    print(f"repetitions: {args.repeat}{' (quick sizes)' if args.quick else ''}\n")
+    print(table(results, args.quick))
+    if args.json:
+        args.json.write_text(json.dumps({"versions": versions, "results": results}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
