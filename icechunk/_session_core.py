@@ -295,6 +295,11 @@ class SessionCore:
         """Record an already-stored payload (virtual refs) or a delete (None)."""
         self._require_writable()
         node = await self._require_array(path)
+        if payload is None and not self._in_grid(node, coords):
+            # zarr deletes chunks outside a shrunken grid after writing the new shape;
+            # there is nothing stored there to delete, and flush drops such refs anyway.
+            self.changes.chunk_changes(node.id).pop(coords, None)
+            return
         self._check_coords(node, coords)
         self.changes.set_chunk(node.id, coords, payload)
 
@@ -305,12 +310,18 @@ class SessionCore:
         return node
 
     @staticmethod
-    def _check_coords(node: NodeView, coords: Coords) -> None:
+    def _in_grid(node: NodeView, coords: Coords) -> bool:
         assert node.array is not None
         shape = node.array.shape
-        if len(coords) != len(shape) or any(
-            c < 0 or c >= d.num_chunks for c, d in zip(coords, shape, strict=False)
-        ):
+        return len(coords) == len(shape) and all(
+            0 <= c < d.num_chunks for c, d in zip(coords, shape, strict=True)
+        )
+
+    @classmethod
+    def _check_coords(cls, node: NodeView, coords: Coords) -> None:
+        assert node.array is not None
+        shape = node.array.shape
+        if not cls._in_grid(node, coords):
             raise InvalidInputError(
                 f"chunk index {list(coords)} is outside the chunk grid of array {node.path!r} "
                 f"({[d.num_chunks for d in shape]} chunks per dimension)",

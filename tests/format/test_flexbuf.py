@@ -293,7 +293,7 @@ def _run(python: str, *args: str) -> Any:
 @pytest.mark.interop
 @pytest.mark.parametrize("writer,reader", [("ours", "real"), ("real", "ours")])
 def test_metadata_interop(writer: str, reader: str, tmp_path: Path) -> None:
-    from tests.interop.harness import ours_python, real_python
+    from interop.harness import ours_python, real_python
 
     pythons = {"ours": ours_python(), "real": real_python()}
     path = str(tmp_path / "repo")
