@@ -1,9 +1,9 @@
-"""zarr's stateful hierarchy machine driven against an Icechunk session.
+"""zarr's stateful machines driven against an Icechunk session.
 
 zarr's machine mirrors every operation on a MemoryStore model and checks listings
 match; we add commits (the committed state must read back exactly as before) and
-full-array comparisons. zarr's key-level store machine writes arbitrary keys, which
-Icechunk rejects by design, so only the hierarchy machine applies.
+full-array comparisons. zarr's key-level store machine draws arbitrary keys, which
+Icechunk rejects by design, so it runs here over the keys Icechunk accepts.
 """
 
 from __future__ import annotations
@@ -16,8 +16,13 @@ import numpy as np
 import zarr
 from hypothesis import HealthCheck, assume, note, settings
 from hypothesis.stateful import precondition, rule, run_state_machine_as_test
-from zarr.core.buffer import default_buffer_prototype
-from zarr.testing.stateful import ZarrHierarchyStateMachine
+from zarr.abc.store import RangeByteRequest
+from zarr.core.buffer import cpu, default_buffer_prototype
+from zarr.testing.stateful import (
+    SyncStoreWrapper,
+    ZarrHierarchyStateMachine,
+    ZarrStoreStateMachine,
+)
 from zarr.testing.strategies import node_names, np_array_and_chunks, numpy_arrays
 
 import icechunk as ic
@@ -77,6 +82,107 @@ def test_hierarchy_machine() -> None:
         settings=settings(
             max_examples=25,
             stateful_step_count=20,
+            deadline=None,
+            report_multiple_bugs=False,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
+
+
+# ---------------------------------------------------------------- key-level store machine
+ARRAY_DOC = json.dumps(
+    {
+        "zarr_format": 3,
+        "node_type": "array",
+        "shape": [4, 4],
+        "data_type": "uint8",
+        "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [1, 1]}},
+        "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+        "fill_value": 0,
+        "codecs": [{"name": "bytes"}],
+    }
+).encode()
+GROUP_KEYS = [f"g{i}/zarr.json" for i in range(3)]
+CHUNK_KEYS = [f"arr/c/{i}/{j}" for i in range(4) for j in range(4)]
+valid_keys = st.sampled_from([*GROUP_KEYS, "arr/zarr.json", *CHUNK_KEYS])
+
+
+def group_doc(title: str) -> bytes:
+    return json.dumps({"zarr_format": 3, "node_type": "group", "attributes": {"t": title}}).encode()
+
+
+class IcechunkKeyMachine(ZarrStoreStateMachine):
+    """zarr's key/value machine restricted to keys Icechunk accepts.
+
+    Values must be valid for their key: group documents for group keys, the array
+    document for ``arr/zarr.json``, non-empty bytes for chunks (whose array must exist).
+    """
+
+    def __init__(self) -> None:
+        repo = ic.Repository.create(ic.in_memory_storage())
+        super().__init__(repo.writable_session("main").store)
+
+    def _put(self, key: str, value: bytes) -> None:
+        buf = cpu.Buffer.from_bytes(value)
+        self.store.set(key, buf)
+        self.model[key] = buf
+
+    @rule(key=valid_keys, data=st.data())
+    def set(self, key: str, data: st.DataObject) -> None:  # type: ignore[override]
+        if key in GROUP_KEYS:
+            self._put(key, group_doc(data.draw(st.text(max_size=8))))
+        elif key == "arr/zarr.json":
+            self._put(key, ARRAY_DOC)
+        else:
+            if "arr/zarr.json" not in self.model:
+                self._put("arr/zarr.json", ARRAY_DOC)
+            self._put(key, data.draw(st.binary(min_size=1, max_size=64)))
+
+    @rule(key=valid_keys, data=st.data())
+    def get_invalid_zarr_keys(self, key: str, data: st.DataObject) -> None:
+        assume(key not in self.model)
+        assert self.store.get(key, self.prototype) is None
+
+    @precondition(lambda self: len(self.model.keys()) > 0)
+    @rule(data=st.data())
+    def get_partial_values(self, data: st.DataObject) -> None:
+        key = data.draw(st.sampled_from(sorted(self.model)))
+        size = len(self.model[key])
+        start = data.draw(st.integers(0, size - 1))
+        stop = data.draw(st.integers(start + 1, size))
+        [got] = self.store.get_partial_values([(key, RangeByteRequest(start, stop))], self.prototype)
+        assert got is not None
+        assert got.to_bytes() == self.model[key].to_bytes()[start:stop]
+
+    @precondition(lambda self: len(self.model.keys()) > 0)
+    @rule(data=st.data())
+    def delete(self, data: st.DataObject) -> None:
+        key = data.draw(st.sampled_from(sorted(self.model)))
+        self.store.delete(key)
+        del self.model[key]
+        if key == "arr/zarr.json":  # deleting an array's document deletes its chunks
+            for chunk in [k for k in self.model if k.startswith("arr/")]:
+                del self.model[chunk]
+
+    @rule(key=valid_keys)
+    def exists(self, key: str) -> None:
+        assert self.store.exists(key) == (key in self.model)
+
+    @precondition(lambda self: self.store.store.session.has_uncommitted_changes)
+    @rule()
+    def commit(self) -> None:
+        session = self.store.store.session
+        repo = ic.Repository(session._core.repo)
+        session.commit("step")
+        self.store = SyncStoreWrapper(repo.writable_session("main").store)
+
+
+def test_key_value_machine() -> None:
+    run_state_machine_as_test(
+        IcechunkKeyMachine,
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=25,
             deadline=None,
             report_multiple_bugs=False,
             suppress_health_check=list(HealthCheck),
