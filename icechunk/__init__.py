@@ -18,6 +18,14 @@ from icechunk.config import (
     s3_store,
 )
 from icechunk.config import __all__ as _config_all
+from icechunk.conflicts import (
+    BasicConflictSolver,
+    Conflict,
+    ConflictDetector,
+    ConflictSolver,
+    ConflictType,
+    VersionSelection,
+)
 from icechunk.diff import Diff
 from icechunk.errors import (
     AlreadyExistsError,
@@ -57,7 +65,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AlreadyExistsError",
+    "BasicConflictSolver",
+    "Conflict",
+    "ConflictDetector",
     "ConflictError",
+    "ConflictSolver",
+    "ConflictType",
     "Diff",
     "ErrorKind",
     "FormatError",
@@ -81,6 +94,7 @@ __all__ = [
     "StorageError",
     "Update",
     "UpdateType",
+    "VersionSelection",
     "AnyObjectStoreConfig",
     "ChecksumAlgorithm",
     "S3Options",

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from icechunk._session_core import SessionCore
 from icechunk._sync import sync
-from icechunk.errors import ErrorKind, SessionStateError
 from icechunk.format.ids import SnapshotId
 
 if TYPE_CHECKING:
     from icechunk._repo_core import RepoCore
+    from icechunk.conflicts import ConflictSolver
     from icechunk.diff import Diff
     from icechunk.store import IcechunkStore
 
@@ -114,10 +114,22 @@ class Session:
 
             raise InvalidInputError("commit message must be a string")
         if rebase_with is not None:
-            raise SessionStateError(
-                "commit(rebase_with=...) needs rebase support, which this build does not have yet",
-                ErrorKind.UNIMPLEMENTED,
-            )
+            from icechunk.conflicts import rebase_session
+            from icechunk.errors import ConflictError, RebaseFailedError
+
+            attempts = 0
+            while True:
+                try:
+                    landed = await self._core.commit(message, metadata, allow_empty)
+                except RebaseFailedError:
+                    raise
+                except ConflictError:
+                    if attempts >= rebase_tries:
+                        raise
+                    attempts += 1
+                    await rebase_session(self._core, rebase_with)
+                else:
+                    return str(landed)
         sid = await self._core.commit(message, metadata, allow_empty)
         return str(sid)
 
@@ -168,6 +180,33 @@ class Session:
             Nodes created, deleted and updated and chunks written since the base snapshot.
         """
         return sync(self.status_async())
+
+    # ------------------------------------------------------------------ rebase
+    async def rebase_async(self, solver: ConflictSolver) -> None:
+        """Move the session onto the branch tip, replaying its changes (async).
+
+        Every commit that landed on the branch since the session's base snapshot is
+        checked for conflicts with the session's changes, oldest first; ``solver``
+        resolves what it can.
+
+        Raises
+        ------
+        RebaseFailedError
+            If ``solver`` leaves conflicts unresolved; ``conflicts`` lists them.
+        """
+        from icechunk.conflicts import rebase_session
+
+        await rebase_session(self._core, solver)
+
+    def rebase(self, solver: ConflictSolver) -> None:
+        """Move the session onto the branch tip, replaying its changes.
+
+        Raises
+        ------
+        RebaseFailedError
+            If ``solver`` leaves conflicts unresolved; ``conflicts`` lists them.
+        """
+        sync(self.rebase_async(solver))
 
     # ------------------------------------------------------------------ pickling
     def __getstate__(self) -> dict[str, Any]:
