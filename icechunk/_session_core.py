@@ -295,10 +295,12 @@ class SessionCore:
         """Record an already-stored payload (virtual refs) or a delete (None)."""
         self._require_writable()
         node = await self._require_array(path)
-        if payload is None and not self._in_grid(node, coords):
-            # zarr deletes chunks outside a shrunken grid after writing the new shape;
-            # there is nothing stored there to delete, and flush drops such refs anyway.
-            self.changes.chunk_changes(node.id).pop(coords, None)
+        assert node.array is not None
+        if payload is None and len(coords) == len(node.array.shape) and min(coords, default=0) >= 0:
+            # zarr deletes chunks outside a shrunken grid after writing the new shape, so
+            # deletes skip the grid check; recording them keeps a stale committed chunk
+            # from reappearing if the grid grows again before the commit.
+            self.changes.set_chunk(node.id, coords, None)
             return
         self._check_coords(node, coords)
         self.changes.set_chunk(node.id, coords, payload)

@@ -310,3 +310,19 @@ def test_resize_to_zero_then_delete_chunks(repo: ic.Repository) -> None:
     import asyncio
 
     asyncio.run(store.delete("x/c/3"))  # outside the (empty) grid: a no-op
+
+
+def test_shrink_then_grow_in_one_session_keeps_chunks_deleted(repo: ic.Repository) -> None:
+    s = repo.writable_session("main")
+    write_array(s)
+    s.commit("full")
+    s = repo.writable_session("main")
+    arr = zarr.open_array(s.store, path="x")
+    arr.resize((10,))
+    arr.resize((100,))
+    expected = np.zeros(100, dtype="int32")
+    expected[:10] = np.arange(10)
+    np.testing.assert_array_equal(arr[:], expected)
+    s.commit("shrink and grow")
+    back = zarr.open_array(repo.readonly_session("main").store, path="x", mode="r")[:]
+    np.testing.assert_array_equal(back, expected)
