@@ -47,7 +47,7 @@ from icechunk.errors import (
 )
 from icechunk.ops import Update, UpdateType
 from icechunk.repository import Repository
-from icechunk.session import Session, SessionMode
+from icechunk.session import ForkSession, Session, SessionMode
 from icechunk.snapshots import SnapshotInfo
 from icechunk.storage import (
     Storage,
@@ -73,6 +73,7 @@ __all__ = [
     "ConflictType",
     "Diff",
     "ErrorKind",
+    "ForkSession",
     "FormatError",
     "IcechunkError",
     "IcechunkStore",

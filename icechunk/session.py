@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from icechunk._session_core import SessionCore
 from icechunk._sync import sync
+from icechunk.errors import ErrorKind, ReadOnlyError, SessionStateError
 from icechunk.format.ids import SnapshotId
 
 if TYPE_CHECKING:
@@ -208,6 +210,60 @@ class Session:
         """
         sync(self.rebase_async(solver))
 
+    # ------------------------------------------------------------------ fork / merge
+    def fork(self) -> ForkSession:
+        """A picklable child session for one worker of a distributed write.
+
+        The fork starts from this session's base snapshot and a copy of its uncommitted
+        changes. Send it to a worker, write through ``fork.store`` there, send it back
+        and fold it into this session with :meth:`merge`, then commit this session.
+
+        Raises
+        ------
+        SessionStateError
+            If this session is read-only (kind ``cannot-fork-read-only-session``);
+            read-only sessions pickle directly and need no fork.
+        """
+        if not self._core.writable:
+            raise SessionStateError(
+                "cannot fork a read-only session; read-only sessions can be pickled and "
+                "sent to workers as they are",
+                ErrorKind.CANNOT_FORK_READ_ONLY_SESSION,
+            )
+        core = self._core
+        changes = copy.deepcopy(core.changes)
+        return ForkSession(SessionCore(core.repo, core.snapshot_id, None, True, changes))
+
+    async def merge_async(self, *others: Session) -> None:
+        """Fold the uncommitted changes of ``others`` (usually forks) into this session (async).
+
+        Sessions are folded in order; when two of them wrote the same chunk or node,
+        the later one wins. Chunks written by the forks are already in storage, so
+        only their change records are moved.
+
+        Raises
+        ------
+        ReadOnlyError
+            If this session is read-only.
+        """
+        if not self._core.writable:
+            raise ReadOnlyError("read-only sessions cannot merge changes from other sessions")
+        for other in others:
+            if other is self:
+                continue
+            self._core.changes.merge(copy.deepcopy(other._core.changes))
+
+    def merge(self, *others: Session) -> None:
+        """Fold the uncommitted changes of ``others`` (usually forks) into this session.
+
+        Raises
+        ------
+        ReadOnlyError
+            If this session is read-only.
+        """
+        sync(self.merge_async(*others))
+
+
     # ------------------------------------------------------------------ pickling
     def __getstate__(self) -> dict[str, Any]:
         if self._core.writable and not self._allow_pickling:
@@ -235,3 +291,54 @@ class Session:
         )
 
 
+class ForkSession(Session):
+    """A writable session made by :meth:`Session.fork` for a worker of a distributed write.
+
+    It pickles (with its store), accepts writes, and can be merged into other sessions,
+    but it cannot commit: merge it back into the session that forked it and commit that.
+    """
+
+    def __init__(self, core: SessionCore) -> None:
+        super().__init__(core)
+        self._allow_pickling = True
+        self._origin = copy.deepcopy(core.changes)
+
+    @property
+    def has_uncommitted_changes(self) -> bool:
+        """Whether the fork holds changes beyond the ones it inherited when forked."""
+        return self._core.changes != self._origin
+
+    async def commit_async(
+        self,
+        message: str,
+        metadata: dict[str, Any] | None = None,
+        *,
+        rebase_with: Any = None,
+        rebase_tries: int = 1_000,
+        allow_empty: bool = False,
+    ) -> str:
+        """Always refused: merge the fork into its parent session and commit that one.
+
+        Raises
+        ------
+        SessionStateError
+            Always (kind ``commit-not-allowed``).
+        """
+        raise SessionStateError(
+            "forked sessions cannot commit; merge them back into the session they were "
+            "forked from (Session.merge) and commit that session",
+            ErrorKind.COMMIT_NOT_ALLOWED,
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state["origin"] = self._origin
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._allow_pickling = True
+        self._origin = state["origin"]
+
+
+__all__ += ["ForkSession"]
