@@ -62,6 +62,53 @@ def _regex_payload(payload: Any, what: str) -> str:
     return regex
 
 
+class _JunctionCondition(_Condition):
+    """``or`` / ``and`` over conditions of one union (``_UNION``); shared by both unions."""
+
+    __slots__ = ()
+    __match_args__ = ("_0",)
+    _CTOR: ClassVar[str] = ""
+    _UNION: ClassVar[type[_Condition]] = _Condition
+    _PREFIX: ClassVar[str] = ""
+
+    def __init__(self, conditions: list[Any]) -> None:
+        super().__init__(_conditions(conditions, self._UNION, "conditions"))
+
+    @property
+    def _0(self) -> list[Any]:
+        return list(self._args[0])
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(c) for c in self._args[0])
+        return f"{self._PREFIX}.{self._CTOR}([{inner}])"
+
+    def _to_dict(self) -> Any:
+        return {self._TAG: [c._to_dict() for c in self._args[0]]}
+
+
+class _RegexCondition(_Condition):
+    """A condition on a regular expression; shared by both unions."""
+
+    __slots__ = ()
+    __match_args__ = ("regex",)
+    _PREFIX: ClassVar[str] = ""
+
+    def __init__(self, regex: str) -> None:
+        super().__init__(check_str(regex, "regex"))
+
+    @property
+    def regex(self) -> str:
+        """The regular expression."""
+        regex: str = self._args[0]
+        return regex
+
+    def __repr__(self) -> str:
+        return f"{self._PREFIX}.{self._TAG}({quote(self.regex)})"
+
+    def _to_dict(self) -> Any:
+        return {self._TAG: {"regex": self.regex}}
+
+
 # --------------------------------------------------------------------------- preload
 
 
@@ -217,24 +264,10 @@ def _list(payload: Any, what: str) -> list[Any]:
     return list(payload)
 
 
-class _PreloadJunction(ManifestPreloadCondition):
+class _PreloadJunction(_JunctionCondition, ManifestPreloadCondition):
     __slots__ = ()
-    __match_args__ = ("_0",)
-    _CTOR: ClassVar[str] = ""
-
-    def __init__(self, conditions: list[ManifestPreloadCondition]) -> None:
-        super().__init__(_conditions(conditions, ManifestPreloadCondition, "conditions"))
-
-    @property
-    def _0(self) -> list[ManifestPreloadCondition]:
-        return list(self._args[0])
-
-    def __repr__(self) -> str:
-        inner = ", ".join(repr(c) for c in self._args[0])
-        return f"{_PRELOAD}.{self._CTOR}([{inner}])"
-
-    def _to_dict(self) -> Any:
-        return {self._TAG: [c._to_dict() for c in self._args[0]]}
+    _UNION = ManifestPreloadCondition
+    _PREFIX = _PRELOAD
 
 
 class _PreloadOr(_PreloadJunction):
@@ -253,24 +286,9 @@ class _PreloadAnd(_PreloadJunction):
     _CTOR = "and_conditions"
 
 
-class _PreloadRegex(ManifestPreloadCondition):
+class _PreloadRegex(_RegexCondition, ManifestPreloadCondition):
     __slots__ = ()
-    __match_args__ = ("regex",)
-
-    def __init__(self, regex: str) -> None:
-        super().__init__(check_str(regex, "regex"))
-
-    @property
-    def regex(self) -> str:
-        """The regular expression."""
-        regex: str = self._args[0]
-        return regex
-
-    def __repr__(self) -> str:
-        return f"{_PRELOAD}.{self._TAG}({quote(self.regex)})"
-
-    def _to_dict(self) -> Any:
-        return {self._TAG: {"regex": self.regex}}
+    _PREFIX = _PRELOAD
 
 
 class _PreloadPathMatches(_PreloadRegex):

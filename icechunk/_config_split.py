@@ -14,9 +14,10 @@ from icechunk._config_base import check_str, config_format_error, quote, uint
 from icechunk._config_conditions import (
     _attach,
     _Condition,
-    _conditions,
+    _JunctionCondition,
     _list,
     _regex_payload,
+    _RegexCondition,
     _single,
 )
 
@@ -134,24 +135,10 @@ class ManifestSplitCondition(_Condition):
         raise config_format_error(f"unknown split condition {tag!r}")
 
 
-class _SplitJunction(ManifestSplitCondition):
+class _SplitJunction(_JunctionCondition, ManifestSplitCondition):
     __slots__ = ()
-    __match_args__ = ("_0",)
-    _CTOR: ClassVar[str] = ""
-
-    def __init__(self, conditions: list[ManifestSplitCondition]) -> None:
-        super().__init__(_conditions(conditions, ManifestSplitCondition, "conditions"))
-
-    @property
-    def _0(self) -> list[ManifestSplitCondition]:
-        return list(self._args[0])
-
-    def __repr__(self) -> str:
-        inner = ", ".join(repr(c) for c in self._args[0])
-        return f"{_SPLIT}.{self._CTOR}([{inner}])"
-
-    def _to_dict(self) -> Any:
-        return {self._TAG: [c._to_dict() for c in self._args[0]]}
+    _UNION = ManifestSplitCondition
+    _PREFIX = _SPLIT
 
 
 class _SplitOr(_SplitJunction):
@@ -170,24 +157,9 @@ class _SplitAnd(_SplitJunction):
     _CTOR = "and_conditions"
 
 
-class _SplitRegex(ManifestSplitCondition):
+class _SplitRegex(_RegexCondition, ManifestSplitCondition):
     __slots__ = ()
-    __match_args__ = ("regex",)
-
-    def __init__(self, regex: str) -> None:
-        super().__init__(check_str(regex, "regex"))
-
-    @property
-    def regex(self) -> str:
-        """The regular expression."""
-        regex: str = self._args[0]
-        return regex
-
-    def __repr__(self) -> str:
-        return f"{_SPLIT}.{self._TAG}({quote(self.regex)})"
-
-    def _to_dict(self) -> Any:
-        return {self._TAG: {"regex": self.regex}}
+    _PREFIX = _SPLIT
 
 
 class _SplitPathMatches(_SplitRegex):
