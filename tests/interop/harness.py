@@ -121,6 +121,15 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
+def _script_env(python: str) -> dict[str, str]:
+    env = _clean_env()
+    if python == ours_python():
+        # Our scripts must import the checkout under test (a git worktree, say), not whatever
+        # checkout the venv's editable install points at.
+        env["PYTHONPATH"] = str(REPO_ROOT)
+    return env
+
+
 def script_path(script_name: str) -> Path:
     """Absolute path of ``tests/interop/scripts/<script_name>`` (``.py`` optional)."""
     name = script_name if script_name.endswith(".py") else f"{script_name}.py"
@@ -147,7 +156,7 @@ def run_script(
             text=True,
             encoding="utf-8",
             timeout=timeout,
-            env=_clean_env(),
+            env=_script_env(python),
             cwd=SCRIPTS_DIR,
             check=False,
         )
