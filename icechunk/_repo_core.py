@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from icechunk._admin_core import require_feature
 from icechunk.asset_manager import AssetManager
 from icechunk.errors import (
     AlreadyExistsError,
@@ -210,6 +211,7 @@ class RepoCore:
         sid = parse_snapshot_id(snapshot_id)
 
         def mutate(info: RepoInfo) -> tuple[RepoInfo, UpdateRecord]:
+            require_feature(info, "create_tag", "tag creation")
             _require_snapshot(info, sid)
             if name in info.deleted_tags:
                 raise AlreadyExistsError(
@@ -229,6 +231,7 @@ class RepoCore:
         """Delete a tag; its name is remembered so it cannot be reused."""
 
         def mutate(info: RepoInfo) -> tuple[RepoInfo, UpdateRecord]:
+            require_feature(info, "delete_tag", "tag delete")
             target = info.tags.get(name)
             if target is None:
                 raise RefNotFoundError(f"ref not found `{name}`", ErrorKind.REF_NOT_FOUND)

@@ -122,6 +122,9 @@ class SessionCore:
         self.branch = branch
         self.writable = writable
         self.changes = changes or ChangeSet()
+        #: Repository default commit metadata captured when the session was created;
+        #: keys passed to ``commit`` win.
+        self.default_metadata: dict[str, Any] = {}
         self._snapshot: Snapshot | None = None
         self._index: dict[str, NodeSnapshot] | None = None
 
@@ -346,7 +349,7 @@ class SessionCore:
                 "(pass allow_empty=True to commit anyway)",
                 ErrorKind.NO_CHANGES_TO_COMMIT,
             )
-        snap = await self.flush(message, metadata or {})
+        snap = await self.flush(message, {**self.default_metadata, **(metadata or {})})
         branch, parent = self.branch, self.snapshot_id
 
         def move_branch(info: RepoInfo) -> tuple[RepoInfo, UpdateRecord]:

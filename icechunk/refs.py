@@ -16,15 +16,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from icechunk._admin_core import refuse_if_not_online
 from icechunk.asset_manager import OVERWRITTEN, REPO_INFO_KEY
 from icechunk.errors import (
     ConflictError,
     ErrorKind,
     NotFoundError,
-    ReadOnlyError,
     RepositoryNotFoundError,
 )
-from icechunk.format.model import RepoAvailability, RepoInfo, UpdateRecord
+from icechunk.format.model import RepoInfo, UpdateRecord
 from icechunk.format.repo_info import (
     backup_object_name,
     decode_repo_info,
@@ -116,12 +116,8 @@ class RepoInfoStore:
         """
         for attempt in range(self.max_attempts):
             state = await self.fetch()
-            if check_online and state.info.status.availability != RepoAvailability.ONLINE:
-                raise ReadOnlyError(
-                    "the repository is not online (status "
-                    f"{state.info.status.availability.name}); writes are refused",
-                    ErrorKind.READ_ONLY_REPOSITORY,
-                )
+            if check_online:
+                refuse_if_not_online(state.info, "writes are refused")
             new_info, entry = mutate(state.info)
             written = await self._write_over(state, new_info, entry)
             if written is not None:

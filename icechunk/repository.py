@@ -6,7 +6,9 @@ import datetime as dt
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any, Self
 
+from icechunk._admin_core import refuse_if_not_online
 from icechunk._repo_core import MAIN, RepoCore, parse_snapshot_id
+from icechunk._repository_admin import RepositoryAdminMixin
 from icechunk._sync import sync
 from icechunk._v1_repo import detect_spec_version, refuse_v1_write
 from icechunk.asset_manager import REPO_INFO_KEY
@@ -21,7 +23,7 @@ from icechunk.format.ids import SnapshotId
 from icechunk.format.model import SnapshotEntry
 from icechunk.session import Session
 from icechunk.snapshots import SnapshotInfo
-from icechunk.storage import Storage
+from icechunk.storage import Storage, StorageSettings
 from icechunk.versions import SpecVersion
 
 if TYPE_CHECKING:
@@ -56,11 +58,12 @@ class _Ancestry:
         return SnapshotInfo(await self._agen.__anext__())
 
 
-class Repository:
+class Repository(RepositoryAdminMixin):
     """An Icechunk repository: branches, tags, snapshots and sessions over one storage."""
 
     def __init__(self, core: RepoCore) -> None:
         self._core = core
+        self._default_commit_metadata: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -186,6 +189,26 @@ class Repository:
     def fetch_config(storage: Storage) -> RepositoryConfig | None:
         """The config persisted in the repository, or None if it has none."""
         return sync(Repository.fetch_config_async(storage))
+
+    @staticmethod
+    async def fetch_spec_version_async(
+        storage: Storage, storage_settings: StorageSettings | None = None
+    ) -> SpecVersion | None:
+        """The spec version of the repository at ``storage``, None if there is none (async)."""
+        if await storage.exists(REPO_INFO_KEY):
+            return SpecVersion.v2
+        found = await detect_spec_version(storage)
+        return None if found is None else SpecVersion(found)
+
+    @staticmethod
+    def fetch_spec_version(
+        storage: Storage, storage_settings: StorageSettings | None = None
+    ) -> SpecVersion | None:
+        """The spec version of the repository at ``storage`` without opening it.
+
+        Returns None when no repository exists there.
+        """
+        return sync(Repository.fetch_spec_version_async(storage, storage_settings))
 
     async def save_config_async(self) -> None:
         """Persist this repository's current config."""
@@ -423,8 +446,12 @@ class Repository:
         """A session that can write and commit to ``branch``."""
         if self._core.spec_version == 1:
             refuse_v1_write(f"open a writable session on branch {branch!r}")
+        info = await self._core.info()
+        refuse_if_not_online(info, "Cannot create writable session")
         tip = await self._core.lookup_branch(branch)
-        return Session._new(self._core, tip, branch, writable=True)
+        session = Session._new(self._core, tip, branch, writable=True)
+        session._core.default_metadata = dict(self._default_commit_metadata)
+        return session
 
     def writable_session(self, branch: str) -> Session:
         """A session that can write and commit to ``branch``."""
@@ -526,11 +553,13 @@ class Repository:
             "storage": self._core.storage,
             "config": self._core.config,
             "spec_version": self._core.spec_version,
+            "default_commit_metadata": self._default_commit_metadata,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         spec = state.get("spec_version", 2)
         self._core = RepoCore(state["storage"], state["config"], spec)
+        self._default_commit_metadata = dict(state.get("default_commit_metadata", {}))
 
 
 async def _check_clean_root(storage: Storage) -> None:
