@@ -7,6 +7,7 @@ snapshots over object storage. The public names match the ``icechunk`` package.
 from __future__ import annotations
 
 from icechunk._ancestry_graph import AncestryGraph
+from icechunk._migration import upgrade_icechunk_repository
 from icechunk.config import *  # noqa: F403
 from icechunk.config import (
     AnyObjectStoreConfig,
@@ -77,6 +78,7 @@ __all__ = [
     "RepoStatus",
     "print_debug_info",
     "supported_spec_versions",
+    "upgrade_icechunk_repository",
     "BasicConflictSolver",
     "Conflict",
     "ConflictDetector",
