@@ -98,6 +98,7 @@ class RepoCore:
             from icechunk._v1_repo import V1RefStore
 
             self.refs = V1RefStore(storage, self.assets)
+            self.assets.spec_version = 1
 
     @property
     def inline_threshold(self) -> int:
@@ -109,7 +110,8 @@ class RepoCore:
         """Write the initial snapshot, its empty transaction log and the repo file."""
         now = now_micros()
         snap = new_initial_snapshot(now)
-        await self.assets.write_transaction_log(TransactionLog(id=snap.id))
+        if self.spec_version >= 2:  # v1 repositories have no log for the initial commit
+            await self.assets.write_transaction_log(TransactionLog(id=snap.id))
         await self.assets.write_snapshot(snap)
         entry = SnapshotEntry(snap.id, None, snap.flushed_at, snap.message, snap.metadata)
         info = RepoInfo(

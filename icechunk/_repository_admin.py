@@ -55,6 +55,7 @@ class RepositoryAdminMixin:
     # ------------------------------------------------------------------ status
     async def get_status_async(self) -> RepoStatus:
         """The repository's availability status (async)."""
+        _refuse_v1(self._core, "read the repository status")
         return RepoStatus._from_data((await self._core.info()).status)
 
     def get_status(self) -> RepoStatus:
@@ -84,6 +85,7 @@ class RepositoryAdminMixin:
     # ------------------------------------------------------------------ feature flags
     async def feature_flags_async(self) -> list[FeatureFlag]:
         """Every known feature flag with its current setting (async)."""
+        _refuse_v1(self._core, "read feature flags")
         return _flags(await self._core.info())
 
     def feature_flags(self) -> list[FeatureFlag]:

@@ -393,6 +393,8 @@ class SessionCore:
             metadata=metadata,
             nodes=tuple(nodes),
             manifest_files=tuple(files[k] for k in sorted(files)),
+            # Only spec-v1 files store it; v2 keeps parentage in the repo file.
+            parent_id=self.snapshot_id,
         )
         log = self._transaction_log(snap.id)
         await self.repo.assets.write_transaction_log(log)

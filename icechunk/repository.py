@@ -76,15 +76,15 @@ class Repository(RepositoryAdminMixin):
         check_clean_root: bool = True,
     ) -> Self:
         """Create a new repository; fails if one already exists at ``storage``."""
-        if spec_version not in (None, 2):
+        if spec_version not in (None, 1, 2):
             raise InvalidInputError(
-                f"pyicechunk creates spec version 2 repositories only (asked for {spec_version})",
+                f"invalid spec version {spec_version}: supported versions are 1 and 2",
                 ErrorKind.UNSUPPORTED_SPEC_VERSION,
             )
         if check_clean_root:
             await _check_clean_root(storage)
         cfg = config if config is not None else RepositoryConfig.default()
-        core = RepoCore(storage, cfg)
+        core = RepoCore(storage, cfg, int(spec_version or 2))
         stored = None if config is None else cfg._to_dict()
         await core.initialize(stored)
         return cls(core)
@@ -369,6 +369,8 @@ class Repository(RepositoryAdminMixin):
     # ------------------------------------------------------------------ metadata
     async def get_metadata_async(self) -> dict[str, Any]:
         """Repository-level metadata."""
+        if self._core.spec_version == 1:
+            refuse_v1_write("read repository metadata")
         return dict((await self._core.info()).metadata)
 
     def get_metadata(self) -> dict[str, Any]:
@@ -444,8 +446,6 @@ class Repository(RepositoryAdminMixin):
 
     async def writable_session_async(self, branch: str) -> Session:
         """A session that can write and commit to ``branch``."""
-        if self._core.spec_version == 1:
-            refuse_v1_write(f"open a writable session on branch {branch!r}")
         info = await self._core.info()
         refuse_if_not_online(info, "Cannot create writable session")
         tip = await self._core.lookup_branch(branch)
@@ -536,12 +536,16 @@ class Repository(RepositoryAdminMixin):
         """
         from icechunk.ops import iterate_ops_log
 
+        if self._core.spec_version == 1:
+            refuse_v1_write("read the operations log")
         return iterate_ops_log(self._core.refs)
 
     def ops_log_async(self) -> AsyncIterator[Update]:
         """The repository operations log, newest first, for ``async for``."""
         from icechunk.ops import iterate_ops_log
 
+        if self._core.spec_version == 1:
+            refuse_v1_write("read the operations log")
         return iterate_ops_log(self._core.refs)
 
     def __repr__(self) -> str:
