@@ -183,7 +183,8 @@ class RepoCore:
                 raise ConflictError(
                     str(expected),
                     str(tip),
-                    f"branch {name!r} is at {tip}, not at the expected {expected}; "
+                    f"branch update conflict: branch {name!r} is at {tip}, not at the "
+                    f"expected {expected}; "
                     "it was not reset",
                     ErrorKind.BRANCH_UPDATE_CONFLICT,
                 )

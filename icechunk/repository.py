@@ -116,10 +116,15 @@ class Repository(RepositoryAdminMixin):
         stored = await cls.fetch_config_async(storage)
         spec = 2 if stored is not None else await detect_spec_version(storage)
         if spec is None:
-            raise RepositoryNotFoundError(
+            error = RepositoryNotFoundError(
                 "no Icechunk repository found at this storage location; "
                 "create one with Repository.create"
             )
+            error.add_note(
+                f"looked in {storage!r} for `repo` (spec v2) and "
+                "`refs/branch.main/ref.json` (spec v1); neither exists"
+            )
+            raise error
         cfg = stored or RepositoryConfig.default()
         if config is not None:
             cfg = cfg.merge(config)

@@ -24,6 +24,14 @@ class SpecVersion(IntEnum):
 
     __str__ = __repr__
 
+    def __call__(self) -> SpecVersion:
+        """Return the version itself.
+
+        Older releases exposed ``Repository.spec_version`` as a method, so code written
+        for them (``repo.spec_version()``) keeps working against the property.
+        """
+        return self
+
 
 def spec_version() -> SpecVersion:
     """The spec version new repositories are created with."""
