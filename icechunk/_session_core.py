@@ -345,7 +345,7 @@ class SessionCore:
             )
         if self.changes.is_empty() and not allow_empty:
             raise SessionStateError(
-                "cannot commit: no changes were made to the session "
+                "cannot commit: no changes made to the session "
                 "(pass allow_empty=True to commit anyway)",
                 ErrorKind.NO_CHANGES_TO_COMMIT,
             )
