@@ -138,9 +138,11 @@ async def _deleted_tag_targets(storage: Storage, names: frozenset[str]) -> dict[
 def _v2_info(info: RepoInfo, deleted_targets: dict[str, SnapshotId]) -> RepoInfo:
     now = now_micros()
     history = _reconstructed_history(info, deleted_targets, now)
+    # The status counts as set when the repository was created, like the reference upgrade.
+    initialized = history[0].updated_at if history else now
     return replace(
         info,
-        status=RepoStatusData(set_at=now),
+        status=RepoStatusData(set_at=initialized),
         latest_updates=tuple(reversed(history)),
         spec_version=2,
         config=None,

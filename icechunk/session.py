@@ -30,11 +30,18 @@ _PICKLE_MESSAGE = (
 
 
 class SessionMode(Enum):
-    """Whether a session can write."""
+    """Whether a session can write (``writable``), only move nodes (``rearrange``) or not."""
 
+    readonly = "readonly"
+    writable = "writable"
+    rearrange = "rearrange"
+    # Upper-case aliases, kept for code that used them.
     READONLY = "readonly"
     WRITABLE = "writable"
     REARRANGE = "rearrange"
+
+    def __repr__(self) -> str:
+        return f"SessionMode.{self.name}"
 
 
 class Session:
