@@ -147,6 +147,7 @@ class RepoCore:
     async def resolve_snapshot(self, snapshot_id: str) -> SnapshotId:
         """Parse an id and check it exists in the repository."""
         sid = parse_snapshot_id(snapshot_id)
+        await self.refs.note_snapshot(sid)
         if sid not in (await self.info()).snapshots:
             raise SnapshotNotFoundError(f"snapshot {snapshot_id} does not exist")
         return sid
@@ -155,6 +156,7 @@ class RepoCore:
         """Create a branch at an existing snapshot."""
         validate_ref_name(name, "branch")
         sid = parse_snapshot_id(snapshot_id)
+        await self.refs.note_snapshot(sid)
 
         def mutate(info: RepoInfo) -> tuple[RepoInfo, UpdateRecord]:
             _require_snapshot(info, sid)
@@ -170,6 +172,7 @@ class RepoCore:
     async def reset_branch(self, name: str, snapshot_id: str, from_snapshot_id: str | None) -> None:
         """Point a branch at another snapshot, optionally only if it is still at ``from``."""
         sid = parse_snapshot_id(snapshot_id)
+        await self.refs.note_snapshot(sid)
         expected = None if from_snapshot_id is None else parse_snapshot_id(from_snapshot_id)
 
         def mutate(info: RepoInfo) -> tuple[RepoInfo, UpdateRecord]:
@@ -212,6 +215,7 @@ class RepoCore:
         """Create an immutable tag; a deleted tag's name can never be reused."""
         validate_ref_name(name, "tag")
         sid = parse_snapshot_id(snapshot_id)
+        await self.refs.note_snapshot(sid)
 
         def mutate(info: RepoInfo) -> tuple[RepoInfo, UpdateRecord]:
             require_feature(info, "create_tag", "tag creation")

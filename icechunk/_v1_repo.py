@@ -94,6 +94,13 @@ class V1RefStore(RepoInfoStore):
     def __init__(self, storage: Storage, assets: AssetManager) -> None:
         super().__init__(storage)
         self.assets = assets
+        #: Snapshots reachable from no ref (flushed, or named by id) that fetches include.
+        self.known_tips: set[SnapshotId] = set()
+
+    async def note_snapshot(self, snapshot_id: SnapshotId) -> None:
+        """Include ``snapshot_id`` in later fetches if its file exists."""
+        if await self.assets.snapshot_exists(snapshot_id):
+            self.known_tips.add(snapshot_id)
 
     async def fetch(self) -> RepoState:
         """Build the repository state from ``refs/`` and the snapshots' parent links."""
@@ -116,6 +123,7 @@ class V1RefStore(RepoInfoStore):
         branches = {n: s for n, s in zip(branch_names, branch_ids, strict=True) if s is not None}
         tags = {n: s for n, s in zip(tag_names, tag_ids, strict=True) if s is not None}
         tips = [*branches.values(), *tags.values(), *(s for s in deleted_ids if s is not None)]
+        tips += sorted(self.known_tips - set(tips), key=str)
         info = RepoInfo(
             branches=branches,
             tags=tags,

@@ -24,6 +24,7 @@ from icechunk.errors import (
     NotFoundError,
     RepositoryNotFoundError,
 )
+from icechunk.format.ids import SnapshotId
 from icechunk.format.model import RepoInfo, UpdateRecord
 from icechunk.format.repo_info import (
     backup_object_name,
@@ -106,6 +107,13 @@ class RepoInfoStore:
                 ErrorKind.NODE_ALREADY_EXISTS,
             ) from exc
         return RepoState(info, raw, version)
+
+    async def note_snapshot(self, snapshot_id: SnapshotId) -> None:
+        """Make a snapshot not reachable from any ref visible to later fetches.
+
+        Spec v2 lists every snapshot in the repo file, so there is nothing to do here;
+        the spec-v1 store overrides this.
+        """
 
     async def update(self, mutate: Mutation, *, check_online: bool = True) -> RepoState:
         """Apply ``mutate`` to the latest state and write it back conditionally.

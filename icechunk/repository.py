@@ -362,6 +362,7 @@ class Repository(RepositoryAdminMixin):
     async def lookup_snapshot_async(self, snapshot_id: str) -> SnapshotInfo:
         """Details of one snapshot."""
         sid = parse_snapshot_id(snapshot_id)
+        await self._core.refs.note_snapshot(sid)
         entry = (await self._core.info()).snapshots.get(sid)
         if entry is None:
             raise SnapshotNotFoundError(f"snapshot {snapshot_id} does not exist")

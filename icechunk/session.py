@@ -7,6 +7,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from icechunk._session_core import SessionCore
+from icechunk._session_extras import SessionExtrasMixin
 from icechunk._sync import sync
 from icechunk.errors import ErrorKind, ReadOnlyError, SessionStateError
 from icechunk.format.ids import SnapshotId
@@ -44,7 +45,7 @@ class SessionMode(Enum):
         return f"SessionMode.{self.name}"
 
 
-class Session:
+class Session(SessionExtrasMixin):
     """A read-only or writable view of the repository at one snapshot.
 
     Obtain one from :meth:`Repository.readonly_session` or
