@@ -93,3 +93,17 @@ def test_flush_makes_a_detached_snapshot(session_and_array: tuple) -> None:
     np.testing.assert_array_equal(data, np.arange(10))
     with pytest.raises(ic.ReadOnlyError):
         session.shift_array("/a", [1])
+
+
+def test_store_sync_clear_and_partial_writes() -> None:
+    repo = ic.Repository.create(ic.in_memory_storage())
+    session = repo.writable_session("main")
+    zarr.create_array(session.store, name="a", shape=(4,), chunks=(2,), dtype="i4")[:] = 1
+    session.commit("c")
+    session = repo.writable_session("main")
+    with pytest.raises(ic.SessionStateError, match="set_partial_values"):
+        asyncio.run(session.store.set_partial_values([("a/c/0", 0, b"ab")]))
+    session.store.sync_clear()
+    assert session.status().deleted_arrays == {"/a"}
+    with pytest.raises(zarr.errors.GroupNotFoundError):
+        zarr.open_group(session.store, mode="r")
