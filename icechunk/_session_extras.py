@@ -211,7 +211,6 @@ def _checked_index(
     if not strict:
         return None
     raise InvalidInputError(
-        f"invalid chunk index: coordinates {list(coords)} are not valid for array at "
-        f"{node.path}",
+        f"invalid chunk index: coordinates {list(coords)} are not valid for array at {node.path}",
         ErrorKind.INVALID_CHUNK_INDEX,
     )

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["StoreExtrasMixin"]
 
+
 class StoreExtrasMixin:
     """Extra store operations of the reference ``IcechunkStore``."""
 
