@@ -6,6 +6,7 @@ snapshots over object storage. The public names match the ``icechunk`` package.
 
 from __future__ import annotations
 
+from icechunk._virtual_refs import ChunkType
 from icechunk.config import *  # noqa: F403
 from icechunk.config import (
     AnyObjectStoreConfig,
@@ -60,12 +61,14 @@ from icechunk.storage import (
 )
 from icechunk.store import IcechunkStore
 from icechunk.versions import SpecVersion, spec_version
+from icechunk.virtual import VirtualChunkSpec
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AlreadyExistsError",
     "BasicConflictSolver",
+    "ChunkType",
     "Conflict",
     "ConflictDetector",
     "ConflictError",
@@ -105,6 +108,7 @@ __all__ = [
     "StorageSettings",
     "StorageTimeoutSettings",
     "VirtualChunkContainer",
+    "VirtualChunkSpec",
     "__version__",
     "gcs_store",
     "http_store",

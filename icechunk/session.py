@@ -12,7 +12,10 @@ from icechunk.errors import ErrorKind, ReadOnlyError, SessionStateError
 from icechunk.format.ids import SnapshotId
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from icechunk._repo_core import RepoCore
+    from icechunk._virtual_refs import ChunkType
     from icechunk.conflicts import ConflictSolver
     from icechunk.diff import Diff
     from icechunk.store import IcechunkStore
@@ -263,8 +266,30 @@ class Session:
         """
         sync(self.merge_async(*others))
 
-
     # ------------------------------------------------------------------ pickling
+    # ------------------------------------------------------------------ virtual chunks
+    async def all_virtual_chunk_locations_async(self) -> list[str]:
+        """The absolute location of every virtual chunk, one entry per chunk."""
+        from icechunk._virtual_refs import all_virtual_chunk_locations
+
+        return await all_virtual_chunk_locations(self._core)
+
+    def all_virtual_chunk_locations(self) -> list[str]:
+        """The absolute location of every virtual chunk, one entry per chunk."""
+        return sync(self.all_virtual_chunk_locations_async())
+
+    async def chunk_type_async(
+        self, array_path: str, chunk_coordinates: Sequence[int]
+    ) -> ChunkType:
+        """How a chunk is stored: a :class:`~icechunk.ChunkType`."""
+        from icechunk._virtual_refs import chunk_type
+
+        return await chunk_type(self._core, array_path, chunk_coordinates)
+
+    def chunk_type(self, array_path: str, chunk_coordinates: Sequence[int]) -> ChunkType:
+        """How a chunk is stored: a :class:`~icechunk.ChunkType`."""
+        return sync(self.chunk_type_async(array_path, chunk_coordinates))
+
     def __getstate__(self) -> dict[str, Any]:
         if self._core.writable and not self._allow_pickling:
             raise ValueError(_PICKLE_MESSAGE)

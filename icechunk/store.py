@@ -24,6 +24,9 @@ from icechunk.errors import ErrorKind, InvalidInputError, ReadOnlyError
 from icechunk.format.model import InlinePayload
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from icechunk._virtual import VirtualChunkSpec
     from icechunk.session import Session
 
 __all__ = ["IcechunkStore"]
@@ -213,6 +216,105 @@ class IcechunkStore(Store):
         """Store ``value`` only if ``key`` holds nothing yet."""
         if not await self.exists(key):
             await self.set(key, value)
+
+    # ------------------------------------------------------------------ virtual refs
+    async def set_virtual_ref_async(
+        self,
+        key: str,
+        location: str,
+        *,
+        offset: int,
+        length: int,
+        checksum: str | datetime | None = None,
+        validate_container: bool = True,
+    ) -> None:
+        """Point chunk ``key`` at ``length`` bytes from ``offset`` of the object at ``location``.
+
+        Parameters
+        ----------
+        key
+            The chunk key, e.g. ``"array/c/0/1"``.
+        location
+            Absolute URL of the object, e.g. ``s3://bucket/file.nc`` or ``file:///data/f.nc``.
+        offset, length
+            Byte range of the chunk in that object.
+        checksum
+            The object's ETag (str) or a timezone-aware time; reads fail if the object
+            changed since.
+        validate_container
+            Fail unless a virtual chunk container of the repository serves ``location``.
+        """
+        from icechunk._virtual_refs import virtual_payload
+
+        self._check_writable()
+        payload = virtual_payload(
+            self._core.repo, location, offset, length, checksum, validate_container
+        )
+        found = await self._resolve_chunk(key)
+        if found is None:
+            raise InvalidInputError(
+                f"cannot set a virtual ref at {key!r}: no array exists at its path",
+                ErrorKind.NODE_NOT_FOUND,
+            )
+        await self._core.set_payload(found[0].path, found[1], payload)
+
+    def set_virtual_ref(
+        self,
+        key: str,
+        location: str,
+        *,
+        offset: int,
+        length: int,
+        checksum: str | datetime | None = None,
+        validate_container: bool = True,
+    ) -> None:
+        """Blocking :meth:`set_virtual_ref_async`."""
+        from icechunk._sync import sync
+
+        sync(
+            self.set_virtual_ref_async(
+                key,
+                location,
+                offset=offset,
+                length=length,
+                checksum=checksum,
+                validate_container=validate_container,
+            )
+        )
+
+    async def set_virtual_refs_async(
+        self,
+        array_path: str,
+        chunks: list[VirtualChunkSpec],
+        *,
+        validate_containers: bool = True,
+    ) -> list[tuple[int, ...]] | None:
+        """Store many virtual refs of one array.
+
+        Returns
+        -------
+        list[tuple[int, ...]] | None
+            None when every ref was stored; otherwise the indices of the refs whose
+            location no container serves (with ``validate_containers``), which were skipped.
+        """
+        from icechunk._virtual_refs import set_virtual_refs
+
+        self._check_writable()
+        return await set_virtual_refs(self._core, array_path, chunks, validate_containers)
+
+    def set_virtual_refs(
+        self,
+        array_path: str,
+        chunks: list[VirtualChunkSpec],
+        *,
+        validate_containers: bool = True,
+    ) -> list[tuple[int, ...]] | None:
+        """Blocking :meth:`set_virtual_refs_async`."""
+        from icechunk._sync import sync
+
+        return sync(
+            self.set_virtual_refs_async(array_path, chunks, validate_containers=validate_containers)
+        )
 
     async def delete(self, key: str) -> None:
         """Delete a node (via its zarr.json) or a chunk; missing keys are ignored."""

@@ -1,0 +1,141 @@
+"""Writing and inspecting virtual references in a session (the store and session entry points).
+
+:class:`~icechunk.IcechunkStore` and :class:`~icechunk.Session` call these; the checks on
+locations and the container matching live in :mod:`icechunk._virtual`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from icechunk._virtual import VirtualChunkSpec, checksum_fields, parse_location
+from icechunk.errors import ErrorKind, InvalidInputError
+from icechunk.format.model import InlinePayload, NativePayload, VirtualPayload
+
+if TYPE_CHECKING:
+    from icechunk._repo_core import RepoCore
+    from icechunk._session_core import SessionCore
+
+__all__ = [
+    "ChunkType",
+    "all_virtual_chunk_locations",
+    "chunk_type",
+    "set_virtual_refs",
+    "virtual_payload",
+]
+
+
+class ChunkType(Enum):
+    """How a chunk is stored.
+
+    Attributes
+    ----------
+    uninitialized
+        Never written: reads return the fill value.
+    native
+        A chunk object inside the repository.
+    virtual
+        A byte range of an object outside the repository.
+    inline
+        Bytes kept inside the manifest.
+    """
+
+    uninitialized = 0
+    native = 1
+    virtual = 2
+    inline = 3
+
+
+def virtual_payload(
+    repo: RepoCore,
+    location: str,
+    offset: int,
+    length: int,
+    checksum: object,
+    validate_container: bool,
+) -> VirtualPayload:
+    """A checked virtual payload; raises if ``validate_container`` and no container matches."""
+    url = parse_location(location)
+    etag, modified = checksum_fields(checksum)
+    for value, what in ((offset, "offset"), (length, "length")):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{what} must be an int, got {type(value).__name__}")
+        if value < 0:
+            raise OverflowError(f"{what} must be non-negative, got {value}")
+    if length == 0:
+        raise InvalidInputError(
+            f"zero-length virtual chunk at {url}: a valid chunk is never empty; delete the "
+            "chunk instead to leave it unwritten",
+            ErrorKind.ZERO_LENGTH_CHUNK,
+        )
+    if validate_container:
+        repo.virtual.validate(url)
+    return VirtualPayload(url, offset, length, etag, modified)
+
+
+def _array_path(path: str) -> str:
+    return "/" + path.strip("/")
+
+
+async def set_virtual_refs(
+    core: SessionCore,
+    array_path: str,
+    chunks: Sequence[VirtualChunkSpec],
+    validate_containers: bool,
+) -> list[tuple[int, ...]] | None:
+    """Record many refs of one array; refs no container serves are skipped and returned."""
+    path = _array_path(array_path)
+    resolver = core.repo.virtual
+    payloads: list[tuple[tuple[int, ...], VirtualPayload]] = []
+    failed: list[tuple[int, ...]] = []
+    for spec in chunks:
+        if not isinstance(spec, VirtualChunkSpec):
+            raise TypeError(f"chunks must hold VirtualChunkSpec, got {type(spec).__name__}")
+        coords = tuple(spec.index)
+        url = parse_location(spec.location)
+        if validate_containers and not resolver.serves(url):
+            failed.append(coords)  # reported back, never recorded
+            continue
+        payload = virtual_payload(
+            core.repo, url, spec.offset, spec.length, spec.checksum(), validate_container=False
+        )
+        payloads.append((coords, payload))
+    for coords, payload in payloads:
+        await core.set_payload(path, coords, payload)
+    return failed or None
+
+
+async def all_virtual_chunk_locations(core: SessionCore) -> list[str]:
+    """The absolute location of every virtual chunk in the session (one entry per chunk)."""
+    out: list[str] = []
+    resolver = core.repo.virtual
+    for node in await core.list_nodes("/"):
+        if node.array is None:
+            continue
+        for coords in await core.chunk_coords(node):
+            payload = await core.chunk_payload(node, coords)
+            if isinstance(payload, VirtualPayload):
+                out.append(resolver.expand(payload.location))
+    return out
+
+
+async def chunk_type(core: SessionCore, array_path: str, coords: Sequence[int]) -> ChunkType:
+    """How the chunk at ``coords`` of the array at ``array_path`` is stored."""
+    if not isinstance(array_path, str) or not array_path.startswith("/"):
+        raise InvalidInputError(
+            "could not create path from prefix: path must start with a `/` character",
+            ErrorKind.BAD_PREFIX,
+        )
+    node = await core.require_node(array_path)
+    if node.array is None:
+        raise InvalidInputError(f"{array_path!r} is a group, not an array", ErrorKind.NOT_AN_ARRAY)
+    payload = await core.chunk_payload(node, tuple(int(c) for c in coords))
+    if payload is None:
+        return ChunkType.uninitialized
+    if isinstance(payload, NativePayload):
+        return ChunkType.native
+    if isinstance(payload, InlinePayload):
+        return ChunkType.inline
+    return ChunkType.virtual
