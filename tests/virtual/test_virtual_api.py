@@ -1,0 +1,117 @@
+"""The virtual-reference API: specs, validation of locations, batch results, inspection."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+from vsources import Sources, file_url
+
+import icechunk as ic
+
+pytestmark = pytest.mark.filterwarnings("ignore:Passing `None`:DeprecationWarning")
+
+
+@pytest.fixture
+def prefix(sources: Sources) -> str:
+    return file_url(sources.root) + "/"
+
+
+@pytest.fixture
+def session(tmp_path: Path, sources: Sources, prefix: str) -> ic.Session:
+    config = ic.RepositoryConfig.default()
+    config.set_virtual_chunk_container(
+        ic.VirtualChunkContainer(prefix, ic.local_filesystem_store(str(sources.root)), "src")
+    )
+    repo = ic.Repository.create(
+        ic.local_filesystem_storage(str(tmp_path / "repo")),
+        config=config,
+        authorize_virtual_chunk_access={prefix: None},
+    )
+    session = repo.writable_session("main")
+    zarr.create_array(
+        session.store, name="x", shape=(8,), chunks=(2,), dtype="<f8", compressors=None
+    )
+    return session
+
+
+def test_spec_properties() -> None:
+    when = dt.datetime(2024, 1, 2, tzinfo=dt.UTC)
+    spec = ic.VirtualChunkSpec([1, 2], "s3://b/k", 3, 4, "tag", when)
+    assert (spec.index, spec.location, spec.offset, spec.length) == ([1, 2], "s3://b/k", 3, 4)
+    assert (spec.etag_checksum, spec.last_updated_at_checksum) == ("tag", when)
+    with pytest.raises(OverflowError):
+        ic.VirtualChunkSpec([-1], "s3://b/k", 0, 4)
+
+
+@pytest.mark.parametrize("location", ["", "some/relative/url", "/url/without/protocol"])
+def test_relative_locations_are_rejected(session: ic.Session, location: str) -> None:
+    for validate in (True, False):
+        with pytest.raises(ic.InvalidInputError, match="error parsing"):
+            session.store.set_virtual_ref(
+                "x/c/0", location, offset=0, length=4, validate_container=validate
+            )
+    with pytest.raises(ic.InvalidInputError, match="error parsing"):
+        session.store.set_virtual_refs("x", [ic.VirtualChunkSpec([0], location, 0, 4)])
+
+
+def test_unserved_locations(session: ic.Session, prefix: str) -> None:
+    with pytest.raises(ic.InvalidInputError, match="invalid chunk location"):
+        session.store.set_virtual_ref("x/c/0", "bad://host/key", offset=0, length=16)
+    good = ic.VirtualChunkSpec([0], prefix + "raw.bin", 8, 16)
+    bad = ic.VirtualChunkSpec([1], "s3://elsewhere/key", 0, 16)
+    assert session.store.set_virtual_refs("x", [good, bad]) == [(1,)]
+    assert session.chunk_type("/x", [0]) == ic.ChunkType.virtual
+    assert session.chunk_type("/x", [1]) == ic.ChunkType.uninitialized
+    assert session.store.set_virtual_refs("/x", [bad], validate_containers=False) is None
+    assert session.chunk_type("/x", [1]) == ic.ChunkType.virtual
+
+
+def test_checksum_types(session: ic.Session, prefix: str) -> None:
+    loc = prefix + "raw.bin"
+    with pytest.raises(TypeError):
+        session.store.set_virtual_ref(
+            "x/c/0", loc, offset=8, length=16, checksum=dt.datetime(2020, 1, 1)
+        )
+    with pytest.raises(TypeError):
+        session.store.set_virtual_ref("x/c/0", loc, offset=8, length=16, checksum=5)  # type: ignore[arg-type]
+    with pytest.raises(ic.InvalidInputError, match="zero-length"):
+        session.store.set_virtual_ref("x/c/0", loc, offset=8, length=0)
+    with pytest.raises(ic.InvalidInputError, match="outside the chunk grid"):
+        session.store.set_virtual_ref("x/c/9", loc, offset=8, length=16)
+
+
+def test_named_container_locations(session: ic.Session, prefix: str, sources: Sources) -> None:
+    session.store.set_virtual_ref("x/c/0", "vcc://src/raw.bin", offset=8, length=16)
+    session.store.set_virtual_ref("x/c/1", prefix + "raw.bin", offset=24, length=16)
+    with pytest.raises(ic.InvalidInputError, match="invalid chunk location"):
+        session.store.set_virtual_ref("x/c/2", "vcc://other/raw.bin", offset=8, length=16)
+    values = zarr.open_array(session.store, path="x")[:4]
+    np.testing.assert_array_equal(values, sources.raw_values.ravel()[:4])
+    assert session.all_virtual_chunk_locations() == [prefix + "raw.bin"] * 2
+
+
+def test_inspection_after_commit(session: ic.Session, prefix: str) -> None:
+    session.store.set_virtual_ref("x/c/0", prefix + "raw.bin", offset=8, length=16)
+    zarr.open_array(session.store, path="x")[4:8] = np.arange(4.0)
+    session.commit("mixed")
+    assert session.all_virtual_chunk_locations() == [prefix + "raw.bin"]
+    kinds = [session.chunk_type("/x", [i]) for i in range(4)]
+    assert kinds == [
+        ic.ChunkType.virtual,
+        ic.ChunkType.uninitialized,
+        ic.ChunkType.inline,
+        ic.ChunkType.inline,
+    ]
+    with pytest.raises(ic.InvalidInputError, match="must start with"):
+        session.chunk_type("x", [0])
+
+
+def test_read_only_store_refuses_refs(session: ic.Session, prefix: str) -> None:
+    session.commit("array")
+    store = session.store.with_read_only(True)
+    with pytest.raises(ic.ReadOnlyError):
+        store.set_virtual_ref("x/c/0", prefix + "raw.bin", offset=8, length=16)
