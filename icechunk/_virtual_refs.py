@@ -6,9 +6,12 @@ locations and the container matching live in :mod:`icechunk._virtual`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from icechunk._virtual import VirtualChunkSpec, checksum_fields, parse_location
 from icechunk.errors import ErrorKind, InvalidInputError
@@ -23,6 +26,7 @@ __all__ = [
     "all_virtual_chunk_locations",
     "chunk_type",
     "set_virtual_refs",
+    "set_virtual_refs_arr",
     "virtual_payload",
 ]
 
@@ -102,6 +106,52 @@ async def set_virtual_refs(
             core.repo, url, spec.offset, spec.length, spec.checksum(), validate_container=False
         )
         payloads.append((coords, payload))
+    for coords, payload in payloads:
+        await core.set_payload(path, coords, payload)
+    return failed or None
+
+
+def _u64_column(values: object, what: str) -> np.ndarray[Any, np.dtype[np.uint64]]:
+    if not isinstance(values, np.ndarray) or values.dtype != np.uint64 or values.ndim != 1:
+        raise TypeError(f"{what} must be a 1-D numpy array of dtype uint64")
+    return values
+
+
+async def set_virtual_refs_arr(
+    core: SessionCore,
+    array_path: str,
+    chunk_grid_shape: Sequence[int],
+    locations: Sequence[str],
+    columns: tuple[object, object],
+    validate_containers: bool,
+    arr_offset: Sequence[int] | None,
+    checksum: object,
+) -> list[tuple[int, ...]] | None:
+    """Record refs given as flat C-order columns; empty locations are skipped."""
+    offsets, lengths = _u64_column(columns[0], "offsets"), _u64_column(columns[1], "lengths")
+    if not len(locations) == len(offsets) == len(lengths):
+        raise ValueError("locations, offsets, and lengths must have the same length")
+    grid = tuple(int(n) for n in chunk_grid_shape)
+    if math.prod(grid) != len(locations):
+        raise ValueError(
+            f"product of chunk_grid_shape ({math.prod(grid)}) != array length ({len(locations)})"
+        )
+    shift = tuple(int(n) for n in arr_offset) if arr_offset is not None else (0,) * len(grid)
+    resolver, repo = core.repo.virtual, core.repo
+    payloads: list[tuple[tuple[int, ...], VirtualPayload]] = []
+    failed: list[tuple[int, ...]] = []
+    for flat, location in enumerate(locations):
+        if location == "":
+            continue
+        index = np.unravel_index(flat, grid) if grid else ()
+        coords = tuple(int(i) + s for i, s in zip(index, shift, strict=False))
+        url = parse_location(location)
+        if validate_containers and not resolver.serves(url):
+            failed.append(coords)
+            continue
+        offset, length = int(offsets[flat]), int(lengths[flat])
+        payloads.append((coords, virtual_payload(repo, url, offset, length, checksum, False)))
+    path = _array_path(array_path)
     for coords, payload in payloads:
         await core.set_payload(path, coords, payload)
     return failed or None

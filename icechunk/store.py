@@ -26,6 +26,8 @@ from icechunk.format.model import InlinePayload
 if TYPE_CHECKING:
     from datetime import datetime
 
+    import numpy as np
+
     from icechunk._virtual import VirtualChunkSpec
     from icechunk.session import Session
 
@@ -314,6 +316,85 @@ class IcechunkStore(Store):
 
         return sync(
             self.set_virtual_refs_async(array_path, chunks, validate_containers=validate_containers)
+        )
+
+    async def set_virtual_refs_arr_async(
+        self,
+        array_path: str,
+        chunk_grid_shape: tuple[int, ...],
+        locations: list[str],
+        offsets: np.ndarray[Any, np.dtype[np.uint64]],
+        lengths: np.ndarray[Any, np.dtype[np.uint64]],
+        *,
+        validate_containers: bool = True,
+        arr_offset: tuple[int, ...] | None = None,
+        checksum: datetime | str | None = None,
+    ) -> list[tuple[int, ...]] | None:
+        """Store virtual refs given as flat columns (C order over ``chunk_grid_shape``).
+
+        Parameters
+        ----------
+        array_path
+            The array, e.g. ``"/group/array"``.
+        chunk_grid_shape
+            Chunks per dimension of the block being written; its product is the length of
+            ``locations``, ``offsets`` and ``lengths``.
+        locations
+            Absolute URLs; empty strings mark chunks to leave untouched.
+        offsets, lengths
+            1-D uint64 arrays of byte ranges.
+        validate_containers
+            Skip (and report) refs whose location no container serves.
+        arr_offset
+            Added to every computed chunk index (to write a sub-block, e.g. when appending).
+        checksum
+            One ETag or timezone-aware time for every ref.
+
+        Returns
+        -------
+        list[tuple[int, ...]] | None
+            None when every ref was stored; otherwise the indices that were skipped.
+        """
+        from icechunk._virtual_refs import set_virtual_refs_arr
+
+        self._check_writable()
+        return await set_virtual_refs_arr(
+            self._core,
+            array_path,
+            chunk_grid_shape,
+            locations,
+            (offsets, lengths),
+            validate_containers,
+            arr_offset,
+            checksum,
+        )
+
+    def set_virtual_refs_arr(
+        self,
+        array_path: str,
+        chunk_grid_shape: tuple[int, ...],
+        locations: list[str],
+        offsets: np.ndarray[Any, np.dtype[np.uint64]],
+        lengths: np.ndarray[Any, np.dtype[np.uint64]],
+        *,
+        validate_containers: bool = True,
+        arr_offset: tuple[int, ...] | None = None,
+        checksum: datetime | str | None = None,
+    ) -> list[tuple[int, ...]] | None:
+        """Blocking :meth:`set_virtual_refs_arr_async`."""
+        from icechunk._sync import sync
+
+        return sync(
+            self.set_virtual_refs_arr_async(
+                array_path,
+                chunk_grid_shape,
+                locations,
+                offsets,
+                lengths,
+                validate_containers=validate_containers,
+                arr_offset=arr_offset,
+                checksum=checksum,
+            )
         )
 
     async def delete(self, key: str) -> None:

@@ -115,3 +115,37 @@ def test_read_only_store_refuses_refs(session: ic.Session, prefix: str) -> None:
     store = session.store.with_read_only(True)
     with pytest.raises(ic.ReadOnlyError):
         store.set_virtual_ref("x/c/0", prefix + "raw.bin", offset=8, length=16)
+
+
+def test_set_virtual_refs_arr(session: ic.Session, prefix: str, sources: Sources) -> None:
+    zarr.create_array(
+        session.store,
+        name="g",
+        shape=(4, 4),
+        chunks=(1, 2),
+        dtype="<f8",
+        fill_value=-1.0,
+        compressors=None,
+    )
+    loc = prefix + "raw.bin"
+    u64 = np.uint64
+    offsets = np.array([8, 24, 40, 56], dtype=u64)
+    lengths = np.full(4, 16, dtype=u64)
+    failed = session.store.set_virtual_refs_arr(
+        "g", (2, 2), [loc, "", loc, "s3://nowhere/k"], offsets, lengths
+    )
+    assert failed == [(1, 1)]
+    failed = session.store.set_virtual_refs_arr(
+        "/g", (2, 1), [loc, "bad://x"], offsets[:2], lengths[:2], arr_offset=(2, 1)
+    )
+    assert failed == [(3, 1)]
+    flat = np.frombuffer(sources.raw.read_bytes()[8:], dtype="<f8")  # file order
+    expected = np.full((4, 4), -1.0)
+    expected[0, 0:2], expected[1, 0:2], expected[2, 2:4] = flat[0:2], flat[4:6], flat[0:2]
+    np.testing.assert_array_equal(zarr.open_array(session.store, path="g")[:], expected)
+    with pytest.raises(ValueError, match="product of chunk_grid_shape"):
+        session.store.set_virtual_refs_arr("g", (2, 2), [loc], offsets[:1], lengths[:1])
+    with pytest.raises(ValueError, match="same length"):
+        session.store.set_virtual_refs_arr("g", (1, 1), [loc], offsets[:2], lengths[:1])
+    with pytest.raises(TypeError, match="uint64"):
+        session.store.set_virtual_refs_arr("g", (1, 1), [loc], np.array([8]), lengths[:1])
