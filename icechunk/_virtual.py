@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from icechunk._config_vcc import VirtualChunkContainer, validate_container
 from icechunk._virtual_fetch import Checksum, VirtualFetcher, make_fetcher
-from icechunk.errors import ErrorKind, InvalidInputError
+from icechunk.errors import ErrorKind, InvalidInputError, StorageError
 
 if TYPE_CHECKING:
     from icechunk.format.model import VirtualPayload
@@ -352,6 +352,12 @@ class VirtualResolver:
             checksum = Checksum(payload.checksum_etag, payload.checksum_last_modified or None)
         return await fetcher.fetch(url, payload.offset + start, stop - start, checksum)
 
+    def check_credentials(self) -> None:
+        """Fail early if an authorization cannot work with its container's store kind."""
+        for cont in self._containers:
+            if cont.url_prefix in self._authorized:
+                _check_credentials(cont, self._authorized[cont.url_prefix])
+
     def authorized_prefixes(self) -> set[str]:
         """The URL prefixes the opener authorized, as given."""
         return set(self._given)
@@ -372,13 +378,21 @@ def _valid_containers(
 
 
 def _check_credentials(cont: VirtualChunkContainer, cred: object) -> None:
-    tag = cont.store._TAG
-    if tag not in ("local_file_system", "http") or cred is None:
+    """Refuse credentials that cannot work with the container's kind of store."""
+    if cred is None:
         return
-    if type(cred).__name__ not in _NO_AUTH_SENTINELS:
-        kind = "file" if tag == "local_file_system" else "HTTP"
-        raise InvalidInputError(
-            f"invalid credentials for a {kind} virtual chunk container ({cont.url_prefix}): "
-            "it takes no credentials; authorize it with the matching no-auth sentinel",
+    tag, name = cont.store._TAG, type(cred).__name__
+    allowed = {"local_file_system": "LocalFileSystemAccess", "http": "HttpAccess"}.get(tag)
+    if allowed is not None and name != allowed:
+        what = "local file storage" if tag == "local_file_system" else "http storage"
+        raise StorageError(
+            f"{what} does not accept credentials ({cont.url_prefix}); authorize it with "
+            f"icechunk.credentials.{allowed} instead",
+            ErrorKind.INVALID_CREDENTIALS,
+        )
+    if allowed is None and name in _NO_AUTH_SENTINELS:
+        raise StorageError(
+            f"virtual chunk container credentials do not match store type: {name} cannot "
+            f"authorize the {type(cont.store).__name__} container {cont.url_prefix}",
             ErrorKind.INVALID_CREDENTIALS,
         )

@@ -565,6 +565,7 @@ class Repository:
 def _authorize(core: RepoCore, access: dict[str, Any] | None) -> RepoCore:
     """Record which virtual chunk containers the opener authorized."""
     core.authorize_virtual(normalize_authorizations(access))
+    core.virtual.check_credentials()
     return core
 
 

@@ -144,3 +144,27 @@ def test_containers_come_from_the_persisted_config(tmp_path: Path, sources: Sour
     reader = ic.Repository.open(storage, authorize_virtual_chunk_access={prefix: None})
     values = zarr.open_array(reader.readonly_session("main").store, path="a", mode="r")[:]
     np.testing.assert_array_equal(values, sources.raw_values.ravel()[:4])
+
+
+class S3Static:
+    """Stands in for S3 credentials (the credentials module is built elsewhere)."""
+
+    access_key_id = "key"
+    secret_access_key = "secret"
+
+
+def test_credentials_that_cannot_work_are_refused_when_opening(
+    tmp_path: Path, sources: Sources
+) -> None:
+    prefix = file_url(sources.root) + "/"
+    config = ic.RepositoryConfig.default()
+    config.set_virtual_chunk_container(
+        ic.VirtualChunkContainer(prefix, ic.local_filesystem_store(str(sources.root)))
+    )
+    with pytest.raises(ic.StorageError, match="does not accept credentials") as err:
+        ic.Repository.create(
+            ic.in_memory_storage(),
+            config=config,
+            authorize_virtual_chunk_access={prefix: S3Static()},
+        )
+    assert err.value.kind == ic.ErrorKind.INVALID_CREDENTIALS
