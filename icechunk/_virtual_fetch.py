@@ -296,10 +296,30 @@ def _s3_builder(options: Any, credentials: object | None) -> Any:
     return lambda bucket: S3Store(bucket, client_options=client_options, **kwargs)
 
 
-def _unwrap(credentials: object | None) -> object | None:
-    """``Credentials.S3(inner)``-style wrappers hold the real credentials object."""
-    inner = getattr(credentials, "credentials", None)
-    return credentials if inner is None else inner
+_WRAPPER_ATTRS = ("credentials", "_0", "inner", "value", "current", "static")
+
+
+def _unwrap(credentials: object | None, depth: int = 4) -> object | None:
+    """The innermost credentials object inside ``Credentials.S3(S3Credentials.Static(...))``.
+
+    The credential classes live in :mod:`icechunk.credentials`; this reads them by shape so
+    the fetch layer does not depend on how they nest. A refreshable credential's pickled
+    callback is called once to obtain the current static credentials.
+    """
+    cred = credentials
+    for _ in range(depth):
+        if cred is None or hasattr(cred, "access_key_id") or hasattr(cred, "bearer"):
+            return cred
+        pickled = getattr(cred, "pickled_function", None)
+        if isinstance(pickled, bytes):
+            import pickle
+
+            return _unwrap(pickle.loads(pickled)(), depth - 1)
+        inner = next((getattr(cred, a) for a in _WRAPPER_ATTRS if hasattr(cred, a)), None)
+        if inner is None:
+            return cred
+        cred = inner
+    return cred
 
 
 def _s3_credential_kwargs(credentials: object | None, anonymous: bool) -> dict[str, Any]:
