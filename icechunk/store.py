@@ -20,15 +20,11 @@ from zarr.abc.store import (
 from zarr.core.buffer import Buffer, BufferPrototype
 
 from icechunk._session_core import NodeView, SessionCore
+from icechunk._store_virtual import VirtualRefsMixin
 from icechunk.errors import ErrorKind, InvalidInputError, ReadOnlyError
 from icechunk.format.model import InlinePayload
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
-    import numpy as np
-
-    from icechunk._virtual import VirtualChunkSpec
     from icechunk.session import Session
 
 __all__ = ["IcechunkStore"]
@@ -45,7 +41,7 @@ def _key_of(path: str, suffix: str) -> str:
     return suffix if path == "/" else f"{path[1:]}/{suffix}"
 
 
-class IcechunkStore(Store):
+class IcechunkStore(VirtualRefsMixin, Store):
     """zarr v3 store backed by an Icechunk :class:`~icechunk.Session`.
 
     Do not construct it directly; use ``session.store``.
@@ -218,184 +214,6 @@ class IcechunkStore(Store):
         """Store ``value`` only if ``key`` holds nothing yet."""
         if not await self.exists(key):
             await self.set(key, value)
-
-    # ------------------------------------------------------------------ virtual refs
-    async def set_virtual_ref_async(
-        self,
-        key: str,
-        location: str,
-        *,
-        offset: int,
-        length: int,
-        checksum: str | datetime | None = None,
-        validate_container: bool = True,
-    ) -> None:
-        """Point chunk ``key`` at ``length`` bytes from ``offset`` of the object at ``location``.
-
-        Parameters
-        ----------
-        key
-            The chunk key, e.g. ``"array/c/0/1"``.
-        location
-            Absolute URL of the object, e.g. ``s3://bucket/file.nc`` or ``file:///data/f.nc``.
-        offset, length
-            Byte range of the chunk in that object.
-        checksum
-            The object's ETag (str) or a timezone-aware time; reads fail if the object
-            changed since.
-        validate_container
-            Fail unless a virtual chunk container of the repository serves ``location``.
-        """
-        from icechunk._virtual_refs import virtual_payload
-
-        self._check_writable()
-        payload = virtual_payload(
-            self._core.repo, location, offset, length, checksum, validate_container
-        )
-        found = await self._resolve_chunk(key)
-        if found is None:
-            raise InvalidInputError(
-                f"cannot set a virtual ref at {key!r}: no array exists at its path",
-                ErrorKind.NODE_NOT_FOUND,
-            )
-        await self._core.set_payload(found[0].path, found[1], payload)
-
-    def set_virtual_ref(
-        self,
-        key: str,
-        location: str,
-        *,
-        offset: int,
-        length: int,
-        checksum: str | datetime | None = None,
-        validate_container: bool = True,
-    ) -> None:
-        """Blocking :meth:`set_virtual_ref_async`."""
-        from icechunk._sync import sync
-
-        sync(
-            self.set_virtual_ref_async(
-                key,
-                location,
-                offset=offset,
-                length=length,
-                checksum=checksum,
-                validate_container=validate_container,
-            )
-        )
-
-    async def set_virtual_refs_async(
-        self,
-        array_path: str,
-        chunks: list[VirtualChunkSpec],
-        *,
-        validate_containers: bool = True,
-    ) -> list[tuple[int, ...]] | None:
-        """Store many virtual refs of one array.
-
-        Returns
-        -------
-        list[tuple[int, ...]] | None
-            None when every ref was stored; otherwise the indices of the refs whose
-            location no container serves (with ``validate_containers``), which were skipped.
-        """
-        from icechunk._virtual_refs import set_virtual_refs
-
-        self._check_writable()
-        return await set_virtual_refs(self._core, array_path, chunks, validate_containers)
-
-    def set_virtual_refs(
-        self,
-        array_path: str,
-        chunks: list[VirtualChunkSpec],
-        *,
-        validate_containers: bool = True,
-    ) -> list[tuple[int, ...]] | None:
-        """Blocking :meth:`set_virtual_refs_async`."""
-        from icechunk._sync import sync
-
-        return sync(
-            self.set_virtual_refs_async(array_path, chunks, validate_containers=validate_containers)
-        )
-
-    async def set_virtual_refs_arr_async(
-        self,
-        array_path: str,
-        chunk_grid_shape: tuple[int, ...],
-        locations: list[str],
-        offsets: np.ndarray[Any, np.dtype[np.uint64]],
-        lengths: np.ndarray[Any, np.dtype[np.uint64]],
-        *,
-        validate_containers: bool = True,
-        arr_offset: tuple[int, ...] | None = None,
-        checksum: datetime | str | None = None,
-    ) -> list[tuple[int, ...]] | None:
-        """Store virtual refs given as flat columns (C order over ``chunk_grid_shape``).
-
-        Parameters
-        ----------
-        array_path
-            The array, e.g. ``"/group/array"``.
-        chunk_grid_shape
-            Chunks per dimension of the block being written; its product is the length of
-            ``locations``, ``offsets`` and ``lengths``.
-        locations
-            Absolute URLs; empty strings mark chunks to leave untouched.
-        offsets, lengths
-            1-D uint64 arrays of byte ranges.
-        validate_containers
-            Skip (and report) refs whose location no container serves.
-        arr_offset
-            Added to every computed chunk index (to write a sub-block, e.g. when appending).
-        checksum
-            One ETag or timezone-aware time for every ref.
-
-        Returns
-        -------
-        list[tuple[int, ...]] | None
-            None when every ref was stored; otherwise the indices that were skipped.
-        """
-        from icechunk._virtual_refs import set_virtual_refs_arr
-
-        self._check_writable()
-        return await set_virtual_refs_arr(
-            self._core,
-            array_path,
-            chunk_grid_shape,
-            locations,
-            (offsets, lengths),
-            validate_containers,
-            arr_offset,
-            checksum,
-        )
-
-    def set_virtual_refs_arr(
-        self,
-        array_path: str,
-        chunk_grid_shape: tuple[int, ...],
-        locations: list[str],
-        offsets: np.ndarray[Any, np.dtype[np.uint64]],
-        lengths: np.ndarray[Any, np.dtype[np.uint64]],
-        *,
-        validate_containers: bool = True,
-        arr_offset: tuple[int, ...] | None = None,
-        checksum: datetime | str | None = None,
-    ) -> list[tuple[int, ...]] | None:
-        """Blocking :meth:`set_virtual_refs_arr_async`."""
-        from icechunk._sync import sync
-
-        return sync(
-            self.set_virtual_refs_arr_async(
-                array_path,
-                chunk_grid_shape,
-                locations,
-                offsets,
-                lengths,
-                validate_containers=validate_containers,
-                arr_offset=arr_offset,
-                checksum=checksum,
-            )
-        )
 
     async def delete(self, key: str) -> None:
         """Delete a node (via its zarr.json) or a chunk; missing keys are ignored."""
