@@ -36,7 +36,7 @@ def _handler(server: HttpServer) -> type[BaseHTTPRequestHandler]:
                 return
             st = path.stat()
             etag = f'"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"'
-            if not self._preconditions_hold(etag, st.st_mtime):
+            if server.honour_preconditions and not self._preconditions_hold(etag, st.st_mtime):
                 self.send_error(412)
                 return
             data = path.read_bytes()

@@ -174,3 +174,21 @@ def test_reference_past_the_end_of_the_object_fails(tmp_path: Path, sources: Sou
     session.store.set_virtual_ref("raw/c/0/0", backend.url("raw.bin"), offset=size - 10, length=160)
     with pytest.raises(ic.StorageError, match="not enough data"):
         zarr.open_group(session.store)["raw"][0, 0]
+
+
+@pytest.mark.parametrize("kind", ["etag", "last_modified"])
+def test_changed_source_refused_even_if_the_server_ignores_preconditions(
+    tmp_path: Path, sources: Sources, http_server: HttpServer, kind: str
+) -> None:
+    http_server.honour_preconditions = False
+    backend = _http(http_server)
+    checksum: object = _etag_of(backend, sources, None)
+    if kind == "last_modified":
+        checksum = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)
+    repo = create_repo(tmp_path / "repo", backend)
+    session = repo.writable_session("main")
+    write_virtual_dataset(session, backend, sources.netcdf, checksum=checksum)
+    np.testing.assert_array_equal(zarr.open_group(session.store)["raw"][:], sources.raw_values)
+    _rewrite_same_size(sources.raw)
+    with pytest.raises(ic.StorageError, match="has changed"):
+        zarr.open_group(session.store)["raw"][:]

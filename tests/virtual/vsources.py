@@ -111,6 +111,7 @@ class HttpServer:
     root: Path
     url: str
     requests: list[str] = field(default_factory=list)
+    honour_preconditions: bool = True  # False acts like servers that ignore If-Match
 
 
 @dataclass
