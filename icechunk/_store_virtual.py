@@ -9,10 +9,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from icechunk._sync import sync
-from icechunk._virtual_refs import set_virtual_refs, set_virtual_refs_arr, virtual_payload
+from icechunk._virtual_refs import (
+    ChunkBatch,
+    iter_chunk_refs,
+    set_virtual_refs,
+    set_virtual_refs_arr,
+    virtual_payload,
+)
 from icechunk.errors import ErrorKind, InvalidInputError
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
     from datetime import datetime
 
     import numpy as np
@@ -199,3 +206,24 @@ class VirtualRefsMixin:
                 checksum=checksum,
             )
         )
+
+    def array_chunk_iterator(
+        self, array_path: str, batch_size: int = 100_000
+    ) -> AsyncIterator[ChunkBatch]:
+        """Async iterator of columnar batches describing every stored chunk of one array.
+
+        Each batch is ``(coords, kinds, paths, offsets, lengths, inlined)``: ``coords`` is an
+        ``(n, ndim)`` uint32 array; ``kinds`` holds :class:`~icechunk.ChunkType` values
+        (1 native, 2 virtual, 3 inline); ``paths`` is the absolute URL of a virtual chunk
+        (``vcc://`` names expanded), the chunk id of a native one, ``""`` for inline ones;
+        ``offsets``/``lengths`` are uint64 byte ranges; ``inlined`` maps the row number of
+        each inline chunk to its bytes. Chunks never written are not listed.
+
+        Parameters
+        ----------
+        array_path
+            The array, e.g. ``"a"`` or ``"/group/var"``.
+        batch_size
+            Maximum rows per batch.
+        """
+        return iter_chunk_refs(self._core, array_path, batch_size)

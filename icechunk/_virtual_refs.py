@@ -7,7 +7,7 @@ locations and the container matching live in :mod:`icechunk._virtual`.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ __all__ = [
     "ChunkType",
     "all_virtual_chunk_locations",
     "chunk_type",
+    "iter_chunk_refs",
     "set_virtual_refs",
     "set_virtual_refs_arr",
     "virtual_payload",
@@ -155,6 +156,64 @@ async def set_virtual_refs_arr(
     for coords, payload in payloads:
         await core.set_payload(path, coords, payload)
     return failed or None
+
+
+ChunkBatch = tuple[
+    "np.ndarray[Any, np.dtype[np.uint32]]",
+    "np.ndarray[Any, np.dtype[np.uint8]]",
+    list[str],
+    "np.ndarray[Any, np.dtype[np.uint64]]",
+    "np.ndarray[Any, np.dtype[np.uint64]]",
+    dict[int, bytes],
+]
+
+
+def _row(payload: object, resolver: Any) -> tuple[int, str, int, int, bytes | None]:
+    """``(kind, path, offset, length, inline bytes)`` of one chunk ref."""
+    if isinstance(payload, InlinePayload):
+        return ChunkType.inline.value, "", 0, len(payload.data), payload.data
+    if isinstance(payload, NativePayload):
+        return ChunkType.native.value, str(payload.chunk_id), payload.offset, payload.length, None
+    assert isinstance(payload, VirtualPayload)
+    location = resolver.expand(payload.location)
+    return ChunkType.virtual.value, location, payload.offset, payload.length, None
+
+
+def _batch(ndim: int, coords: list[tuple[int, ...]], rows: list[Any]) -> ChunkBatch:
+    inlined = {i: row[4] for i, row in enumerate(rows) if row[4] is not None}
+    return (
+        np.array(coords, dtype=np.uint32).reshape(len(coords), ndim),
+        np.array([r[0] for r in rows], dtype=np.uint8),
+        [r[1] for r in rows],
+        np.array([r[2] for r in rows], dtype=np.uint64),
+        np.array([r[3] for r in rows], dtype=np.uint64),
+        inlined,
+    )
+
+
+async def iter_chunk_refs(
+    core: SessionCore, array_path: str, batch_size: int
+) -> AsyncIterator[ChunkBatch]:
+    """Columnar batches of one array's chunk refs, in coordinate order (see the store)."""
+    if batch_size < 1:
+        raise InvalidInputError("batch_size must be positive", ErrorKind.INVALID_BYTE_RANGE)
+    node = await core.require_node(_array_path(array_path))
+    if node.array is None:
+        raise InvalidInputError(f"{array_path!r} is a group, not an array", ErrorKind.NOT_AN_ARRAY)
+    ndim, resolver = len(node.array.shape), core.repo.virtual
+    coords: list[tuple[int, ...]] = []
+    rows: list[Any] = []
+    for c in await core.chunk_coords(node):
+        payload = await core.chunk_payload(node, c)
+        if payload is None:
+            continue
+        coords.append(c)
+        rows.append(_row(payload, resolver))
+        if len(rows) == batch_size:
+            yield _batch(ndim, coords, rows)
+            coords, rows = [], []
+    if rows:
+        yield _batch(ndim, coords, rows)
 
 
 async def all_virtual_chunk_locations(core: SessionCore) -> list[str]:

@@ -149,3 +149,25 @@ def test_set_virtual_refs_arr(session: ic.Session, prefix: str, sources: Sources
         session.store.set_virtual_refs_arr("g", (1, 1), [loc], offsets[:2], lengths[:1])
     with pytest.raises(TypeError, match="uint64"):
         session.store.set_virtual_refs_arr("g", (1, 1), [loc], np.array([8]), lengths[:1])
+
+
+async def test_array_chunk_iterator(session: ic.Session, prefix: str) -> None:
+    big = zarr.create_array(
+        session.store, name="big", shape=(3, 100), chunks=(1, 100), dtype="<f8", compressors=None
+    )
+    big[0] = np.arange(100.0)  # 800 bytes: a native chunk
+    big[2, :1] = 7.0  # the rest of the row is the fill value: still 800 bytes, native
+    session.store.set_virtual_ref("big/c/1/0", "vcc://src/raw.bin", offset=8, length=800)
+    batches = [b async for b in session.store.array_chunk_iterator("/big", batch_size=2)]
+    assert [len(b[2]) for b in batches] == [2, 1]
+    coords = np.concatenate([b[0] for b in batches])
+    np.testing.assert_array_equal(coords, [[0, 0], [1, 0], [2, 0]])
+    kinds = np.concatenate([b[1] for b in batches]).tolist()
+    assert kinds == [ic.ChunkType.native.value, ic.ChunkType.virtual.value, 1]
+    assert batches[0][2][1] == prefix + "raw.bin"
+    assert batches[0][3][1] == 8 and batches[0][4][1] == 800
+    assert batches[0][5] == {} and batches[1][5] == {}
+    zarr.create_array(session.store, name="small", shape=(2,), chunks=(1,), dtype="u1")
+    zarr.open_array(session.store, path="small")[:] = [1, 2]
+    (batch,) = [b async for b in session.store.array_chunk_iterator("small")]
+    assert batch[1].tolist() == [3, 3] and set(batch[5]) == {0, 1}
