@@ -19,7 +19,7 @@ from icechunk.format.model import InlinePayload, NativePayload, VirtualPayload
 
 if TYPE_CHECKING:
     from icechunk._repo_core import RepoCore
-    from icechunk._session_core import SessionCore
+    from icechunk._session_core import NodeView, SessionCore
 
 __all__ = [
     "ChunkType",
@@ -92,23 +92,22 @@ async def set_virtual_refs(
 ) -> list[tuple[int, ...]] | None:
     """Record many refs of one array; refs no container serves are skipped and returned."""
     path = _array_path(array_path)
-    resolver = core.repo.virtual
+    checked = _LocationCheck(core.repo, validate_containers)
     payloads: list[tuple[tuple[int, ...], VirtualPayload]] = []
     failed: list[tuple[int, ...]] = []
     for spec in chunks:
         if not isinstance(spec, VirtualChunkSpec):
             raise TypeError(f"chunks must hold VirtualChunkSpec, got {type(spec).__name__}")
         coords = tuple(spec.index)
-        url = parse_location(spec.location)
-        if validate_containers and not resolver.serves(url):
+        url = checked.url(spec.location)
+        if url is None:
             failed.append(coords)  # reported back, never recorded
             continue
         payload = virtual_payload(
             core.repo, url, spec.offset, spec.length, spec.checksum(), validate_container=False
         )
         payloads.append((coords, payload))
-    for coords, payload in payloads:
-        await core.set_payload(path, coords, payload)
+    await _record(core, path, payloads)
     return failed or None
 
 
@@ -137,25 +136,66 @@ async def set_virtual_refs_arr(
         raise ValueError(
             f"product of chunk_grid_shape ({math.prod(grid)}) != array length ({len(locations)})"
         )
-    shift = tuple(int(n) for n in arr_offset) if arr_offset is not None else (0,) * len(grid)
-    resolver, repo = core.repo.virtual, core.repo
+    etag, modified = checksum_fields(checksum)
+    all_coords = _grid_coords(grid, arr_offset)
+    checked = _LocationCheck(core.repo, validate_containers)
     payloads: list[tuple[tuple[int, ...], VirtualPayload]] = []
     failed: list[tuple[int, ...]] = []
+    offset_list, length_list = offsets.tolist(), lengths.tolist()
     for flat, location in enumerate(locations):
         if location == "":
             continue
-        index = np.unravel_index(flat, grid) if grid else ()
-        coords = tuple(int(i) + s for i, s in zip(index, shift, strict=False))
-        url = parse_location(location)
-        if validate_containers and not resolver.serves(url):
-            failed.append(coords)
+        url = checked.url(location)
+        if url is None:
+            failed.append(all_coords[flat])
             continue
-        offset, length = int(offsets[flat]), int(lengths[flat])
-        payloads.append((coords, virtual_payload(repo, url, offset, length, checksum, False)))
-    path = _array_path(array_path)
-    for coords, payload in payloads:
-        await core.set_payload(path, coords, payload)
+        if length_list[flat] == 0:
+            virtual_payload(core.repo, url, 0, 0, None, False)  # raises the zero-length error
+        payload = VirtualPayload(url, offset_list[flat], length_list[flat], etag, modified)
+        payloads.append((all_coords[flat], payload))
+    await _record(core, _array_path(array_path), payloads)
     return failed or None
+
+
+def _grid_coords(grid: tuple[int, ...], arr_offset: Sequence[int] | None) -> list[tuple[int, ...]]:
+    """Chunk coordinates of every cell of ``grid`` in C order, shifted by ``arr_offset``."""
+    if not grid:
+        return [()]
+    index = np.indices(grid).reshape(len(grid), -1).T
+    if arr_offset is not None:
+        index = index + np.asarray([int(n) for n in arr_offset], dtype=np.int64)
+    return [tuple(row) for row in index.tolist()]
+
+
+class _LocationCheck:
+    """Parses and container-checks each distinct location once (batches repeat them)."""
+
+    def __init__(self, repo: RepoCore, validate: bool) -> None:
+        self._resolver, self._validate = repo.virtual, validate
+        self._seen: dict[str, str | None] = {}
+
+    def url(self, location: str) -> str | None:
+        """The parsed location, or None when validation is on and no container serves it."""
+        if location not in self._seen:
+            url = parse_location(location)
+            served = not self._validate or self._resolver.serves(url)
+            self._seen[location] = url if served else None
+        return self._seen[location]
+
+
+async def _record(
+    core: SessionCore, path: str, payloads: list[tuple[tuple[int, ...], VirtualPayload]]
+) -> None:
+    """Record many payloads of one array, looking the array up once."""
+    if len(payloads) < 2:
+        for coords, payload in payloads:
+            await core.set_payload(path, coords, payload)
+        return
+    core._require_writable()
+    node = await core._require_array(path)
+    for coords, payload in payloads:
+        core._check_coords(node, coords)
+        core.changes.set_chunk(node.id, coords, payload)
 
 
 ChunkBatch = tuple[
@@ -219,14 +259,29 @@ async def iter_chunk_refs(
 async def all_virtual_chunk_locations(core: SessionCore) -> list[str]:
     """The absolute location of every virtual chunk in the session (one entry per chunk)."""
     out: list[str] = []
-    resolver = core.repo.virtual
     for node in await core.list_nodes("/"):
-        if node.array is None:
+        if node.array is not None:
+            out.extend(await _node_virtual_locations(core, node))
+    resolver = core.repo.virtual
+    return [resolver.expand(location) for location in out]
+
+
+async def _node_virtual_locations(core: SessionCore, node: NodeView) -> list[str]:
+    """Locations of one array's virtual refs: uncommitted changes win over manifests."""
+    pending = core.changes.chunk_changes(node.id)
+    out = [p.location for p in pending.values() if isinstance(p, VirtualPayload)]
+    seen: set[tuple[int, ...]] = set()
+    for mref in node.manifests:
+        table = (await core.repo.assets.fetch_manifest(mref.object_id)).arrays.get(node.id)
+        if table is None:
             continue
-        for coords in await core.chunk_coords(node):
-            payload = await core.chunk_payload(node, coords)
-            if isinstance(payload, VirtualPayload):
-                out.append(resolver.expand(payload.location))
+        rows = np.flatnonzero(table.kinds == ChunkType.virtual.value)
+        locations = table.columns.location.take(rows).to_list()
+        for coords, location in zip(table.coords_array[rows].tolist(), locations, strict=True):
+            key = tuple(coords)
+            if key not in pending and key not in seen:
+                seen.add(key)
+                out.append(location.decode("utf-8"))
     return out
 
 
