@@ -124,6 +124,9 @@ def test_authorization_survives_pickling(tmp_path: Path, sources: Sources) -> No
     assert clone.authorized_virtual_container_prefixes == {prefix}
     values = zarr.open_array(clone.readonly_session("main").store, path="a", mode="r")[:]
     np.testing.assert_array_equal(values, sources.raw_values.ravel()[:4])
+    session_copy = pickle.loads(pickle.dumps(repo.readonly_session("main")))
+    values = zarr.open_array(session_copy.store, path="a", mode="r")[:]
+    np.testing.assert_array_equal(values, sources.raw_values.ravel()[:4])
     reopened = repo.reopen(authorize_virtual_chunk_access={})
     assert reopened.authorized_virtual_container_prefixes == set()
     assert repo.reopen().authorized_virtual_container_prefixes == {prefix}
