@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from icechunk._config_vcc import VirtualChunkContainer, validate_container
-from icechunk._virtual_fetch import Checksum, VirtualFetcher, make_fetcher
+from icechunk._virtual_fetch import Checksum, VirtualFetcher, make_fetcher, url_path
 from icechunk.errors import ErrorKind, InvalidInputError, StorageError
 
 if TYPE_CHECKING:
@@ -70,14 +70,26 @@ def _normalize_file_url(location: str) -> str:
     segments = path.split("/")
     for i, seg in enumerate(segments):
         last = i == len(segments) - 1
-        if seg in (".", ".."):
-            if seg == ".." and out:
+        dots = _DOT_SEGMENTS.get(seg.lower())
+        if dots is not None:
+            if dots == ".." and out:
                 out.pop()
             if last:
                 out.append("")
             continue
         out.append(seg)
     return f"file://{authority}/{'/'.join(out)}{sep}{tail}"
+
+
+# WHATWG URL parsing treats these percent-encoded spellings as "." and ".." too.
+_DOT_SEGMENTS = {
+    ".": ".",
+    "%2e": ".",
+    "..": "..",
+    ".%2e": "..",
+    "%2e.": "..",
+    "%2e%2e": "..",
+}
 
 
 def _split_query(path: str) -> tuple[str, str, str]:
@@ -341,6 +353,7 @@ class VirtualResolver:
         """The chunk's bytes (or the ``[start, stop)`` slice of them)."""
         url = parse_location(self.expand(payload.location))
         fetcher = self._fetcher_for(self._container_for(url))
+        _check_key(url)
         start, stop = 0, payload.length
         if byte_range is not None:
             start = min(byte_range[0], payload.length)
@@ -361,6 +374,21 @@ class VirtualResolver:
     def authorized_prefixes(self) -> set[str]:
         """The URL prefixes the opener authorized, as given."""
         return set(self._given)
+
+
+def _check_key(url: str) -> None:
+    """Refuse object keys with empty, ``.`` or ``..`` segments once percent-decoded.
+
+    Such keys cannot name an object in the stores we read, and for ``file://`` a decoded
+    ``..`` would step outside the container the location was matched against.
+    """
+    key = url_path(url).strip("/")
+    if key and any(seg in ("", ".", "..") for seg in key.split("/")):
+        raise InvalidInputError(
+            f"unsupported object key for this virtual chunk container: {url_path(url)!r} "
+            "(empty, '.' or '..' path segments after percent-decoding)",
+            ErrorKind.INVALID_VIRTUAL_REF,
+        )
 
 
 def _valid_containers(

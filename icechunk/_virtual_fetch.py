@@ -36,6 +36,7 @@ __all__ = [
     "file_etag",
     "make_fetcher",
     "modified_error",
+    "url_path",
 ]
 
 _HTTP_TIMEOUT_SECONDS = 60.0

@@ -171,3 +171,32 @@ def test_credentials_that_cannot_work_are_refused_when_opening(
             authorize_virtual_chunk_access={prefix: S3Static()},
         )
     assert err.value.kind == ic.ErrorKind.INVALID_CREDENTIALS
+
+
+@pytest.mark.parametrize(
+    "escape", ["%2e%2e/raw.bin", "%2E./raw.bin", "..%2Fraw.bin", "x/..%2f..%2Fraw.bin"]
+)
+def test_percent_encoded_dot_dot_cannot_escape(
+    tmp_path: Path, sources: Sources, escape: str
+) -> None:
+    allowed = sources.root / "allowed"
+    allowed.mkdir()
+    prefix = file_url(allowed) + "/"
+    config = ic.RepositoryConfig.default()
+    config.set_virtual_chunk_container(
+        ic.VirtualChunkContainer(prefix, ic.local_filesystem_store(str(allowed)))
+    )
+    repo = ic.Repository.create(
+        ic.local_filesystem_storage(str(tmp_path / "repo")),
+        config=config,
+        authorize_virtual_chunk_access={prefix: None},
+    )
+    session = repo.writable_session("main")
+    array = zarr.create_array(
+        session.store, name="a", shape=(4,), chunks=(4,), dtype="<f8", compressors=None
+    )
+    session.store.set_virtual_ref(
+        "a/c/0", prefix + escape, offset=8, length=32, validate_container=False
+    )
+    with pytest.raises(ic.InvalidInputError):
+        array[:]
