@@ -266,7 +266,6 @@ class Session:
         """
         sync(self.merge_async(*others))
 
-    # ------------------------------------------------------------------ pickling
     # ------------------------------------------------------------------ virtual chunks
     async def all_virtual_chunk_locations_async(self) -> list[str]:
         """The absolute location of every virtual chunk, one entry per chunk."""
@@ -290,6 +289,7 @@ class Session:
         """How a chunk is stored: a :class:`~icechunk.ChunkType`."""
         return sync(self.chunk_type_async(array_path, chunk_coordinates))
 
+    # ------------------------------------------------------------------ pickling
     def __getstate__(self) -> dict[str, Any]:
         if self._core.writable and not self._allow_pickling:
             raise ValueError(_PICKLE_MESSAGE)
