@@ -193,10 +193,8 @@ class VirtualChunkSpec:
         self._length = _non_negative(length, "length")
         if etag_checksum is not None and not isinstance(etag_checksum, str):
             raise TypeError("etag_checksum must be a str or None")
-        if last_updated_at_checksum is not None and not isinstance(
-            last_updated_at_checksum, dt.datetime
-        ):
-            raise TypeError("last_updated_at_checksum must be a datetime or None")
+        if last_updated_at_checksum is not None:
+            checksum_fields(last_updated_at_checksum)  # a timezone-aware datetime
         self._etag = etag_checksum
         self._last_modified = last_updated_at_checksum
 
