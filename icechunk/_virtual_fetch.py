@@ -351,6 +351,8 @@ def _azure_builder(opts: dict[str, str] | None, credentials: object | None) -> A
     from obstore.store import AzureStore
 
     config = dict(opts or {})
+    if "account" in config:  # icechunk's key for what object_store calls account_name
+        config["account_name"] = config.pop("account")
     cred = _unwrap(credentials)
     for attr, key in (("access_key", "access_key"), ("sas_token", "sas_key")):
         value = getattr(cred, attr, None)
