@@ -354,7 +354,12 @@ def _azure_builder(opts: dict[str, str] | None, credentials: object | None) -> A
     if "account" in config:  # icechunk's key for what object_store calls account_name
         config["account_name"] = config.pop("account")
     cred = _unwrap(credentials)
-    for attr, key in (("access_key", "access_key"), ("sas_token", "sas_key")):
+    for attr, key in (
+        ("access_key", "access_key"),
+        ("sas_token", "sas_key"),
+        ("bearer", "bearer_token"),
+        ("bearer_token", "bearer_token"),
+    ):
         value = getattr(cred, attr, None)
         if value:
             config[key] = value
