@@ -7,8 +7,10 @@ locations); the other side opens it, reads the values and sees the same refusals
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from interop import harness
@@ -42,3 +44,48 @@ def test_virtual_refs_round_trip(tmp_path: Path, writer: str, reader: str) -> No
     assert isinstance(written["snapshot"], str)
     seen = harness.run_script(SCRIPT, "read", repo, data, python=pythons[reader])
     assert seen == _expected(data)
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """A moto S3 server on 127.0.0.1 (free port) holding s3://sources/source.bin."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_source(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Upload the source object; returns its ETag. AWS_* variables reach both sides."""
+    import boto3
+
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    client = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    client.create_bucket(Bucket="sources")
+    body = b"H" * 16 + (np.arange(64, dtype="<f8") * 0.5).tobytes()
+    etag: str = client.put_object(Bucket="sources", Key="source.bin", Body=body)["ETag"]
+    return etag
+
+
+@pytest.mark.parametrize(("writer", "reader"), [("ours", "real"), ("real", "ours")])
+def test_s3_virtual_refs_round_trip(
+    tmp_path: Path, moto_endpoint: str, s3_source: str, writer: str, reader: str
+) -> None:
+    pythons = {"ours": harness.ours_python(), "real": harness.real_python()}
+    repo = tmp_path / "repo"
+    script = "virtual_refs_s3.py"
+    harness.run_script(script, "write", repo, moto_endpoint, s3_source, python=pythons[writer])
+    seen = harness.run_script(script, "read", repo, moto_endpoint, python=pythons[reader])
+    assert seen == {"values_ok": True, "guarded": "modified"}
