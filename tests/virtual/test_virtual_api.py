@@ -171,3 +171,23 @@ async def test_array_chunk_iterator(session: ic.Session, prefix: str) -> None:
     zarr.open_array(session.store, path="small")[:] = [1, 2]
     (batch,) = [b async for b in session.store.array_chunk_iterator("small")]
     assert batch[1].tolist() == [3, 3] and set(batch[5]) == {0, 1}
+
+
+async def test_byte_ranges_of_a_virtual_chunk(
+    session: ic.Session, prefix: str, sources: Sources
+) -> None:
+    from zarr.abc.store import OffsetByteRequest, RangeByteRequest, SuffixByteRequest
+    from zarr.core.buffer import default_buffer_prototype
+
+    session.store.set_virtual_ref("x/c/1", prefix + "raw.bin", offset=8, length=16)
+    whole = sources.raw.read_bytes()[8:24]
+    proto = default_buffer_prototype()
+    for request, expected in [
+        (RangeByteRequest(2, 10), whole[2:10]),
+        (OffsetByteRequest(12), whole[12:]),
+        (SuffixByteRequest(5), whole[-5:]),
+        (None, whole),
+    ]:
+        got = await session.store.get("x/c/1", proto, request)
+        assert got is not None and got.to_bytes() == expected
+    assert await session.store.exists("x/c/1")
