@@ -403,11 +403,17 @@ def _valid_containers(
     return out
 
 
+def _sentinel_name(cred: object) -> str | None:
+    """``LocalFileSystemAccess`` / ``HttpAccess`` for those no-auth sentinels (class or instance)."""
+    name = cred.__name__ if isinstance(cred, type) else type(cred).__name__
+    return next((s for s in _NO_AUTH_SENTINELS if s in name), None)
+
+
 def _check_credentials(cont: VirtualChunkContainer, cred: object) -> None:
     """Refuse credentials that cannot work with the container's kind of store."""
     if cred is None:
         return
-    tag, name = cont.store._TAG, type(cred).__name__
+    tag, name = cont.store._TAG, _sentinel_name(cred)
     allowed = {"local_file_system": "LocalFileSystemAccess", "http": "HttpAccess"}.get(tag)
     if allowed is not None and name != allowed:
         what = "local file storage" if tag == "local_file_system" else "http storage"

@@ -200,3 +200,28 @@ def test_percent_encoded_dot_dot_cannot_escape(
     )
     with pytest.raises(ic.InvalidInputError):
         array[:]
+
+
+class LocalFileSystemAccess:
+    """Stands in for icechunk.credentials.LocalFileSystemAccess (built elsewhere)."""
+
+
+class HttpAccess:
+    """Stands in for icechunk.credentials.HttpAccess (built elsewhere)."""
+
+
+def test_no_auth_sentinels(tmp_path: Path, sources: Sources) -> None:
+    prefix = file_url(sources.root) + "/"
+    config = ic.RepositoryConfig.default()
+    config.set_virtual_chunk_container(
+        ic.VirtualChunkContainer(prefix, ic.local_filesystem_store(str(sources.root)))
+    )
+    repo = ic.Repository.create(
+        ic.local_filesystem_storage(str(tmp_path / "repo")),
+        config=config,
+        authorize_virtual_chunk_access={prefix: LocalFileSystemAccess()},
+    )
+    array = _array_with_ref(repo.writable_session("main"), prefix + "raw.bin")
+    np.testing.assert_array_equal(array[:], sources.raw_values.ravel()[:4])
+    with pytest.raises(ic.StorageError, match="does not accept credentials"):
+        repo.reopen(authorize_virtual_chunk_access={prefix: HttpAccess()})
