@@ -84,8 +84,27 @@ def test_s3_virtual_refs_round_trip(
     tmp_path: Path, moto_endpoint: str, s3_source: str, writer: str, reader: str
 ) -> None:
     pythons = {"ours": harness.ours_python(), "real": harness.real_python()}
-    repo = tmp_path / "repo"
-    script = "virtual_refs_s3.py"
-    harness.run_script(script, "write", repo, moto_endpoint, s3_source, python=pythons[writer])
-    seen = harness.run_script(script, "read", repo, moto_endpoint, python=pythons[reader])
+    repo, endpoint = tmp_path / "repo", moto_endpoint
+    script = "virtual_refs_remote.py"
+    harness.run_script(script, "write", repo, "s3", endpoint, s3_source, python=pythons[writer])
+    seen = harness.run_script(script, "read", repo, "s3", endpoint, python=pythons[reader])
     assert seen == {"values_ok": True, "guarded": "modified"}
+
+
+@pytest.mark.parametrize(("writer", "reader"), [("ours", "real"), ("real", "ours")])
+def test_http_virtual_refs_round_trip(tmp_path: Path, writer: str, reader: str) -> None:
+    from virtual.http_source import serve_directory
+
+    pythons = {"ours": harness.ours_python(), "real": harness.real_python()}
+    data = tmp_path / "data"
+    data.mkdir()
+    source = data / "source.bin"
+    source.write_bytes(b"H" * 16 + (np.arange(64, dtype="<f8") * 0.5).tobytes())
+    st = source.stat()
+    etag = f'"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"'  # what the server sends
+    repo, script = tmp_path / "repo", "virtual_refs_remote.py"
+    with serve_directory(data) as server:
+        harness.run_script(script, "write", repo, "http", server.url, etag, python=pythons[writer])
+        seen = harness.run_script(script, "read", repo, "http", server.url, python=pythons[reader])
+        assert seen == {"values_ok": True, "guarded": "modified"}
+        assert server.requests  # the reads really went through the server

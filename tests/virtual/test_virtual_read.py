@@ -16,7 +16,8 @@ import pytest
 import xarray as xr
 import zarr
 from backends import Backend, create_repo, open_repo, write_virtual_dataset
-from vsources import HttpServer, S3Server, Sources, file_url, upload
+from http_source import HttpServer
+from vsources import S3Server, Sources, file_url, upload
 
 import icechunk as ic
 from icechunk._virtual_fetch import file_etag

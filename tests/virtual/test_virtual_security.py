@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
-from vsources import HttpServer, Sources, file_url
+from http_source import HttpServer
+from vsources import Sources, file_url
 
 import icechunk as ic
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -102,16 +102,6 @@ def netcdf_refs(path: Path) -> list[Ref]:
             index = tuple(o // c for o, c in zip(info.chunk_offset, NC_CHUNKS, strict=True))
             out.append(Ref(index, int(info.byte_offset), int(info.size)))
     return out
-
-
-@dataclass
-class HttpServer:
-    """A tiny file server with Range, ETag and Last-Modified support."""
-
-    root: Path
-    url: str
-    requests: list[str] = field(default_factory=list)
-    honour_preconditions: bool = True  # False acts like servers that ignore If-Match
 
 
 @dataclass
