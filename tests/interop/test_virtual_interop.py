@@ -93,7 +93,7 @@ def test_s3_virtual_refs_round_trip(
 
 @pytest.mark.parametrize(("writer", "reader"), [("ours", "real"), ("real", "ours")])
 def test_http_virtual_refs_round_trip(tmp_path: Path, writer: str, reader: str) -> None:
-    from virtual.http_source import serve_directory
+    from virtual.vhttp import serve_directory
 
     pythons = {"ours": harness.ours_python(), "real": harness.real_python()}
     data = tmp_path / "data"

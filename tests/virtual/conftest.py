@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from http_source import HttpServer, serve_directory
+from vhttp import HttpServer, serve_directory
 from vsources import S3Server, Sources, write_sources
 
 

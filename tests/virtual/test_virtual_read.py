@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import xarray as xr
 import zarr
-from backends import Backend, create_repo, open_repo, write_virtual_dataset
-from http_source import HttpServer
+from vbackends import Backend, create_repo, open_repo, write_virtual_dataset
+from vhttp import HttpServer
 from vsources import S3Server, Sources, file_url, upload
 
 import icechunk as ic

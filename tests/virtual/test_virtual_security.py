@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
-from http_source import HttpServer
+from vhttp import HttpServer
 from vsources import Sources, file_url
 
 import icechunk as ic
