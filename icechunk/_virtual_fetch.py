@@ -19,6 +19,7 @@ import copy
 import datetime as dt
 import email.utils
 import os
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -170,8 +171,12 @@ class HttpFetcher:
 
     def __init__(self, headers: dict[str, str] | None, opts: dict[str, str] | None) -> None:
         self._headers = dict(headers or {})
-        timeout = (opts or {}).get("timeout")
+        opts = opts or {}
+        timeout = opts.get("timeout")
         self._timeout = _HTTP_TIMEOUT_SECONDS if timeout is None else _seconds(timeout)
+        self._ssl: ssl.SSLContext | None = None
+        if opts.get("allow_invalid_certificates", "").lower() == "true":
+            self._ssl = ssl._create_unverified_context()  # the container asked for it
 
     async def fetch(
         self, location: str, offset: int, length: int, checksum: Checksum | None
@@ -191,7 +196,7 @@ class HttpFetcher:
     def _get(self, location: str, offset: int, length: int, checksum: Checksum | None) -> bytes:
         request = self._request(location, offset, length, checksum)
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as resp:
+            with urllib.request.urlopen(request, timeout=self._timeout, context=self._ssl) as resp:
                 if checksum is not None and not _http_matches(resp.headers, checksum):
                     raise modified_error(location)
                 body: bytes = resp.read()
