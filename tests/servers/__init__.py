@@ -32,7 +32,10 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Azurite is installed here by ``make test`` (npm azurite@3.35.0: newer needs node >= 22).
-AZURITE_BIN = REPO_ROOT / ".node" / "node_modules" / ".bin" / "azurite-blob"
+AZURITE_BIN = Path(
+    os.environ.get("ICECHUNK_AZURITE_BIN")
+    or REPO_ROOT / ".node" / "node_modules" / ".bin" / "azurite-blob"
+)
 AZURITE_ACCOUNT = "devstoreaccount1"
 #: The published, well-known key of Azurite's development account (not a secret).
 AZURITE_KEY = (
