@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from servers import AzureEndpoint, GcsEndpoint, S3Bucket, S3Endpoint
+from servers.fixtures import azure_server, gcs_server, ministack_s3_server, s3_server
 
 from icechunk.errors import ErrorKind, InvalidInputError, NotFoundError
 from icechunk.storage import (
@@ -35,9 +37,6 @@ from icechunk.storage import (
     local_filesystem_storage,
     merge_settings,
 )
-
-from servers import AzureEndpoint, GcsEndpoint, S3Bucket, S3Endpoint
-from servers.fixtures import azure_server, gcs_server, ministack_s3_server, s3_server
 
 from . import asynctest
 
