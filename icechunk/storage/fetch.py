@@ -69,8 +69,9 @@ class ObjectReader:
                 f"URL {url!r} cannot be read with {type(self._store).__qualname__}",
                 ErrorKind.STORAGE_CONFIG,
             )
-        if scheme == "file":
-            root, key = "", parsed.path.lstrip("/")
+        if scheme == "file":  # one storage per directory (a root of "/" confuses confinement)
+            directory, _, key = urllib.parse.unquote(parsed.path).rpartition("/")
+            root = directory or "/"
         elif scheme in ("http", "https"):
             root = f"{scheme}://{parsed.netloc}"
             key = parsed.path.lstrip("/") + (f"?{parsed.query}" if parsed.query else "")
@@ -90,7 +91,7 @@ class ObjectReader:
         if name == "LocalFileSystem":
             from icechunk.storage.local import LocalFileSystemStorage
 
-            return LocalFileSystemStorage("/")  # file:// URLs hold absolute paths
+            return LocalFileSystemStorage(root)
         if name in ("S3", "S3Compatible", "Tigris"):
             from icechunk.storage.s3 import S3Storage
 

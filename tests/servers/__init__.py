@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import http.server
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -163,6 +166,9 @@ def moto_server() -> Iterator[S3Endpoint]:
         from moto.server import ThreadedMotoServer
     except ImportError as exc:
         raise ServerUnavailable("pip install 'moto[server]'") from exc
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
@@ -301,3 +307,49 @@ def fake_gcs_server() -> Iterator[GcsEndpoint]:
     ]  # fmt: skip
     with subprocess_server(argv, url + "/storage/v1/b"):
         yield GcsEndpoint(url)
+
+
+# --------------------------------------------------------------------------- HTTP
+@contextlib.contextmanager
+def http_file_server(directory: Path) -> Iterator[str]:
+    """Serve ``directory`` read-only over HTTP with byte ranges; yields the base URL."""
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_RangeHandler, directory=str(directory))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+class _RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """The standard file handler plus single ``Range: bytes=`` requests (206 / 416)."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+        pass
+
+    def do_GET(self) -> None:
+        spec = self.headers.get("Range")
+        path = Path(self.translate_path(self.path))
+        if not spec or not path.is_file():
+            super().do_GET()
+            return
+        data = path.read_bytes()
+        start_s, _, end_s = spec.removeprefix("bytes=").partition("-")
+        if start_s == "":
+            start, end = max(0, len(data) - int(end_s)), len(data) - 1
+        else:
+            start, end = int(start_s), min(int(end_s) if end_s else len(data) - 1, len(data) - 1)
+        if start >= len(data):
+            self.send_error(416)
+            return
+        self.send_response(206)
+        self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+        self.send_header("Content-Length", str(end - start + 1))
+        self.send_header("Last-Modified", self.date_time_string(int(path.stat().st_mtime)))
+        self.end_headers()
+        self.wfile.write(data[start : end + 1])
