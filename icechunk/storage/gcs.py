@@ -24,6 +24,7 @@ from icechunk.credentials import (
     gcs_credentials,
 )
 from icechunk.errors import ErrorKind, InvalidInputError, StorageError
+from icechunk.storage._retry import retry_async
 from icechunk.storage.base import (
     ConditionalPutFailed,
     PutMode,
@@ -138,7 +139,7 @@ class GcsStorage(Storage):
         from google.api_core import exceptions as gexc
 
         try:
-            return await asyncio.to_thread(fn)
+            return await self._retrying(fn)
         except gexc.NotFound as exc:
             raise object_not_found(key) from exc
         except gexc.GoogleAPIError as exc:
@@ -146,6 +147,10 @@ class GcsStorage(Storage):
             if isinstance(exc, gexc.Unauthorized | gexc.Forbidden):
                 kind = ErrorKind.INVALID_CREDENTIALS
             raise StorageError(f"GCS request for {key!r} failed: {exc}", kind) from exc
+
+    async def _retrying(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` in a thread, retried on transient errors as the settings say."""
+        return await retry_async(lambda: asyncio.to_thread(fn), self.settings.retries, _transient)
 
     # ------------------------------------------------------------------ reads
     async def _get(self, key: str, start: int, end: int | None) -> bytes:
@@ -158,7 +163,9 @@ class GcsStorage(Storage):
         def download() -> bytes | None:
             last = None if end is None else end - 1  # the API's end is inclusive
             try:
-                data = blob.download_as_bytes(start=start, end=last, timeout=self._timeout())
+                data = blob.download_as_bytes(
+                    start=start, end=last, timeout=self._timeout(), retry=None
+                )
             except gexc.RequestRangeNotSatisfiable:
                 return None  # the range starts at or past the end of the object
             return bytes(data)
@@ -181,7 +188,7 @@ class GcsStorage(Storage):
         blob = self._client_bucket().blob(self._name(key))
 
         def download() -> tuple[bytes, VersionToken]:
-            data = blob.download_as_bytes(timeout=self._timeout())
+            data = blob.download_as_bytes(timeout=self._timeout(), retry=None)
             return bytes(data), VersionToken(str(blob.generation))
 
         result: tuple[bytes, VersionToken] = await self._run(key, download)
@@ -190,7 +197,7 @@ class GcsStorage(Storage):
     async def _head(self, key: str) -> StorageObjectInfo | None:
         bucket = self._client_bucket()
         blob = await self._run(
-            key, lambda: bucket.get_blob(self._name(key), timeout=self._timeout())
+            key, lambda: bucket.get_blob(self._name(key), timeout=self._timeout(), retry=None)
         )
         return None if blob is None else self._info(blob)
 
@@ -206,7 +213,7 @@ class GcsStorage(Storage):
         bucket = self._client_bucket()
         full = self._name(prefix) if prefix else (f"{self._prefix}/" if self._prefix else "")
         pages = await self._run(
-            prefix, lambda: list(bucket.client.list_blobs(bucket, prefix=full or None))
+            prefix, lambda: list(bucket.client.list_blobs(bucket, prefix=full or None, retry=None))
         )
         for blob in pages:
             yield self._info(blob)
@@ -234,11 +241,12 @@ class GcsStorage(Storage):
                 content_type="application/octet-stream",
                 if_generation_match=match,
                 timeout=self._timeout(),
+                retry=None,
             )
             return VersionToken(str(blob.generation))
 
         try:
-            token: VersionToken = await asyncio.to_thread(upload)
+            token: VersionToken = await self._retrying(upload)
         except gexc.PreconditionFailed as exc:
             raise ConditionalPutFailed(key, mode) from exc
         except gexc.GoogleAPIError as exc:
@@ -252,7 +260,7 @@ class GcsStorage(Storage):
 
         def delete(key: str) -> bool:
             try:
-                bucket.delete_blob(self._name(key), timeout=self._timeout())
+                bucket.delete_blob(self._name(key), timeout=self._timeout(), retry=None)
             except gexc.NotFound:
                 return False
             return True
@@ -261,6 +269,20 @@ class GcsStorage(Storage):
             *(self._run(k, functools.partial(delete, k)) for k in dict.fromkeys(keys))
         )
         return sum(results)
+
+
+def _transient(exc: BaseException) -> bool:
+    """Server errors, throttling, timeouts and dropped connections are worth retrying."""
+    import requests
+    from google.api_core import exceptions as gexc
+
+    retryable = (
+        gexc.ServerError,
+        gexc.TooManyRequests,
+        requests.ConnectionError,
+        requests.Timeout,
+    )
+    return isinstance(exc, retryable)
 
 
 def _google_credentials(credentials: AnyGcsCredential | None) -> Any:

@@ -230,7 +230,7 @@ class _RefreshingProvider:
         if expires is not None and expires.tzinfo is None:
             expires = expires.replace(tzinfo=dt.UTC)
         if expires is not None:  # make obstore ask again when we would refresh
-            from icechunk.credentials import REFRESH_MARGIN
+            from icechunk._credential_types import REFRESH_MARGIN
 
             expires = expires - REFRESH_MARGIN
         return {

@@ -15,6 +15,7 @@ from servers import S3_KEY_ID, S3_SECRET, S3Bucket
 from servers.fixtures import s3_bucket, s3_server
 
 import icechunk as ic
+from icechunk._credential_types import REFRESH_MARGIN
 from icechunk.storage import (
     ConditionalPutFailed,
     PutMode,
@@ -78,7 +79,7 @@ CALLS: list[dt.datetime] = []
 def short_lived_credentials() -> ic.S3StaticCredentials:
     """Picklable callback: credentials that count as expiring one second from now."""
     CALLS.append(dt.datetime.now(dt.UTC))
-    expiry = dt.datetime.now(dt.UTC) + ic.credentials.REFRESH_MARGIN + dt.timedelta(seconds=1)
+    expiry = dt.datetime.now(dt.UTC) + REFRESH_MARGIN + dt.timedelta(seconds=1)
     return ic.S3StaticCredentials(S3_KEY_ID, S3_SECRET, expires_after=expiry)
 
 
