@@ -166,12 +166,32 @@ class ObjectStoreStorage(Storage):
     async def _get(self, key: str, start: int, end: int | None) -> bytes:
         if end == start:
             return await self._empty_if_exists(key)
+        parts = self._split(start, end)
+        if len(parts) > 1:  # a large range: fetch its parts concurrently
+            chunks = await asyncio.gather(*(self._get_part(key, s, e) for s, e in parts))
+            return b"".join(chunks)
+        return await self._get_part(key, start, end)
+
+    async def _get_part(self, key: str, start: int, end: int | None) -> bytes:
         options: Any = {}
         if end is not None:
             options["range"] = (start, end)
         elif start > 0:
             options["range"] = {"offset": start}
         return await self._read(key, options)
+
+    def _split(self, start: int, end: int | None) -> builtins.list[tuple[int, int]]:
+        """Parts of ``[start, end)`` per ``StorageConcurrencySettings`` (one part if small)."""
+        concurrency = self.settings.concurrency
+        if end is None or concurrency is None:
+            return [(start, end)] if end is not None else []
+        ideal = concurrency.ideal_concurrent_request_size or (end - start)
+        most = concurrency.max_concurrent_requests_for_object or 1
+        count = min(most, -(-(end - start) // ideal))
+        if count <= 1:
+            return [(start, end)]
+        size = -(-(end - start) // count)
+        return [(s, min(s + size, end)) for s in range(start, end, size)]
 
     #: Whether the provider accepts ``Range: bytes=-N`` (Azure does not).
     _SUFFIX_RANGES = True

@@ -240,3 +240,22 @@ async def test_object_reader_reads_ranges_by_url(s3_bucket: S3Bucket, tmp_path: 
         ic.local_filesystem_store(str(tmp_path)), ic.credentials.LocalFileSystemAccess
     )
     assert await local.read(f"file://{tmp_path}/local.bin", 2, 5) == b"234"
+
+
+@asynctest
+async def test_large_ranges_are_split_into_concurrent_requests(s3_bucket: S3Bucket) -> None:
+    from icechunk.storage import StorageConcurrencySettings
+
+    settings = StorageSettings(
+        concurrency=StorageConcurrencySettings(
+            max_concurrent_requests_for_object=4, ideal_concurrent_request_size=1000
+        )
+    )
+    storage = s3_bucket.storage("split").with_settings(settings)
+    data = bytes(range(256)) * 40  # 10240 bytes
+    await storage.put("big", data)
+    assert storage._split(0, 10_240) == [(0, 2560), (2560, 5120), (5120, 7680), (7680, 10240)]
+    assert storage._split(0, 900) == [(0, 900)]
+    assert await storage.get("big", (0, 10_240)) == data
+    assert await storage.get("big", (17, 9_999)) == data[17:9_999]
+    assert await storage.get("big", (5_000, 50_000)) == data[5_000:]  # parts past the end
