@@ -292,7 +292,9 @@ def azure_credentials(
 
 
 # --------------------------------------------------------------------------- containers
-def containers_credentials(m: Mapping[str, Any]) -> dict[str, AnyCredential | None]:
+def containers_credentials(
+    m: Mapping[str, Any] | None = None, **kwargs: Any
+) -> dict[str, AnyCredential | None]:
     """Wrap per-container credentials for ``authorize_virtual_chunk_access``.
 
     Parameters
@@ -300,14 +302,17 @@ def containers_credentials(m: Mapping[str, Any]) -> dict[str, AnyCredential | No
     m
         Container URL prefix to S3, GCS or Azure credentials, to :data:`HttpAccess` /
         :data:`LocalFileSystemAccess`, or to ``None`` (deprecated).
+    **kwargs
+        More entries, keyed by keyword (the older documented form).
 
     Raises
     ------
     ValueError
         For a value of any other type.
     """
+    entries = {**(m or {}), **kwargs}
     result: dict[str, AnyCredential | None] = {}
-    for prefix, cred in m.items():
+    for prefix, cred in entries.items():
         if cred is None or isinstance(
             cred, Credentials.LocalFileSystemAccess | Credentials.HttpAccess
         ):

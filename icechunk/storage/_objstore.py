@@ -22,6 +22,7 @@ import abc
 import asyncio
 import builtins
 import datetime as dt
+import os
 import threading
 from collections.abc import AsyncIterator
 from typing import Any
@@ -109,6 +110,7 @@ class ObjectStoreStorage(Storage):
     def __init__(self, settings: StorageSettings | None = None) -> None:
         self._user_settings = settings
         self._store: Any = None
+        self._store_pid = 0
         self._store_lock = threading.Lock()
 
     # ------------------------------------------------------------------ configuration
@@ -133,8 +135,10 @@ class ObjectStoreStorage(Storage):
 
     def _client(self) -> Any:
         with self._store_lock:
-            if self._store is None:
+            # A forked child must not reuse the parent's client (its runtime threads are gone).
+            if self._store is None or self._store_pid != os.getpid():
                 self._store = self._build_store(self.settings)
+                self._store_pid = os.getpid()
             return self._store
 
     def _conditional(self, mode: PutMode) -> bool:
