@@ -30,7 +30,7 @@ from typing import Any
 import obstore
 from obstore import exceptions as obx
 
-from icechunk.errors import ErrorKind, StorageError
+from icechunk.errors import ErrorKind, InvalidInputError, StorageError
 from icechunk.storage.base import (
     ConditionalPutFailed,
     PutMode,
@@ -137,7 +137,13 @@ class ObjectStoreStorage(Storage):
         with self._store_lock:
             # A forked child must not reuse the parent's client (its runtime threads are gone).
             if self._store is None or self._store_pid != os.getpid():
-                self._store = self._build_store(self.settings)
+                try:
+                    self._store = self._build_store(self.settings)
+                except (obx.BaseError, ValueError, TypeError) as exc:
+                    raise InvalidInputError(
+                        f"invalid {type(self).__name__} configuration: {exc}",
+                        ErrorKind.STORAGE_CONFIG,
+                    ) from exc
                 self._store_pid = os.getpid()
             return self._store
 

@@ -179,8 +179,8 @@ class S3Storage(ObjectStoreStorage):
             config["virtual_hosted_style_request"] = False
         if opts.requester_pays:
             config["request_payer"] = True
-        if opts.checksum_algorithm is not None:
-            config["checksum_algorithm"] = opts.checksum_algorithm.name.lower()
+        if opts.checksum_algorithm is ChecksumAlgorithm.Sha256:
+            config["checksum_algorithm"] = "sha256"  # the only one object_store can send
         provider: Any = _apply_credentials(config, self._credentials, opts.anonymous)
         client: Any = obstore_client_options(
             settings,

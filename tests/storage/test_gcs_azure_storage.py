@@ -97,3 +97,16 @@ async def test_azure_refreshable_key_signs_requests(
         assert AZURITE_KEY not in str(exc)
     else:
         raise AssertionError("a wrong Azure key was accepted")
+
+
+@asynctest
+async def test_bad_store_configuration_is_a_typed_error() -> None:
+    storage = ic.azure_storage(
+        account="a", container="c", prefix="p", access_key="k", config={"bogus_key": "1"}
+    )
+    try:
+        await storage.get("repo")
+    except ic.InvalidInputError as exc:
+        assert exc.kind == ic.ErrorKind.STORAGE_CONFIG and "bogus_key" in str(exc)
+    else:
+        raise AssertionError("an unknown Azure config key was accepted")
