@@ -113,9 +113,16 @@ class GcsStorage(Storage):
             from google.cloud import storage as gcs
 
             options = {"api_endpoint": self._endpoint()} if self._endpoint() else None
+            try:
+                credentials = _google_credentials(self._credentials)
+            except Exception as exc:  # google-auth raises its own types (and OSError)
+                raise StorageError(
+                    f"cannot load GCS credentials: {type(exc).__name__}: {exc}",
+                    ErrorKind.INVALID_CREDENTIALS,
+                ) from exc
             client = gcs.Client(
                 project=self._config.get("project", "icechunk"),
-                credentials=_google_credentials(self._credentials),
+                credentials=credentials,
                 client_options=options,
             )
             self._bucket = client.bucket(self._bucket_name)

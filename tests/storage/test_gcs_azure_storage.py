@@ -110,3 +110,16 @@ async def test_bad_store_configuration_is_a_typed_error() -> None:
         assert exc.kind == ic.ErrorKind.STORAGE_CONFIG and "bogus_key" in str(exc)
     else:
         raise AssertionError("an unknown Azure config key was accepted")
+
+
+@asynctest
+async def test_unloadable_gcs_credentials_are_a_typed_error(tmp_path: Path) -> None:
+    storage = ic.gcs_storage(
+        bucket="b", prefix="p", service_account_file=str(tmp_path / "missing.json")
+    )
+    try:
+        await storage.get("repo")
+    except ic.StorageError as exc:
+        assert exc.kind == ic.ErrorKind.INVALID_CREDENTIALS
+    else:
+        raise AssertionError("a missing service account file was accepted")
