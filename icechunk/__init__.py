@@ -93,6 +93,7 @@ from icechunk.storage import (
     in_memory_storage,
     local_filesystem_storage,
     r2_storage,
+    redirect_storage,
     s3_storage,
     tigris_storage,
 )
@@ -155,6 +156,7 @@ __all__ = [
     "gcs_storage",
     "http_storage",
     "r2_storage",
+    "redirect_storage",
     "s3_storage",
     "tigris_storage",
     *_config_all,

@@ -31,6 +31,7 @@ from icechunk.storage.gcs import GcsStorage, gcs_storage
 from icechunk.storage.http import HttpStorage, http_storage
 from icechunk.storage.local import LocalFileSystemStorage, local_filesystem_storage
 from icechunk.storage.memory import InMemoryStorage, in_memory_storage
+from icechunk.storage.redirect import RedirectStorage, redirect_storage
 from icechunk.storage.s3 import (
     S3Storage,
     r2_storage,
@@ -48,6 +49,7 @@ __all__ = [
     "LocalFileSystemStorage",
     "ObjectInfo",
     "ObjectReader",
+    "RedirectStorage",
     "S3Storage",
     "PutMode",
     "Storage",
@@ -65,6 +67,7 @@ __all__ = [
     "merge_settings",
     "open_object_reader",
     "r2_storage",
+    "redirect_storage",
     "s3_object_store_storage",
     "s3_storage",
     "tigris_storage",
