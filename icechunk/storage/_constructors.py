@@ -23,7 +23,9 @@ __all__ = ["CloudConstructors"]
 def _headers(
     read: dict[str, str] | None, write: dict[str, str] | None, both: dict[str, str] | None
 ) -> dict[str, str]:
-    return {**(both or {}), **(read or {}), **(write or {})}
+    from icechunk.storage.s3 import _merged_headers
+
+    return _merged_headers(read, write, both)
 
 
 class CloudConstructors:

@@ -21,6 +21,7 @@ from icechunk.storage._objstore import (
     obstore_retry_config,
 )
 from icechunk.storage.base import StorageObjectInfo, StorageSettings, VersionToken
+from icechunk.storage.s3 import check_headers
 
 __all__ = ["HttpStorage", "http_storage"]
 
@@ -55,7 +56,7 @@ class HttpStorage(ObjectStoreStorage):
             )
         self._base_url = base_url.rstrip("/")
         self._opts = dict(opts or {})
-        self._headers = dict(headers or {})
+        self._headers = check_headers(dict(headers or {}))
 
     @property
     def can_write(self) -> bool:

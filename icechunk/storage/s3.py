@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -258,11 +259,32 @@ def _rebuild(*state: Any) -> S3Storage:
     )
 
 
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 token
+
+
+def check_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Return ``headers`` if every name is an HTTP token and no value holds a line break.
+
+    Raises
+    ------
+    InvalidInputError
+        (a ``ValueError``) naming the first bad header.
+    """
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _HEADER_NAME.match(name):
+            raise InvalidInputError(f"invalid HTTP header name {name!r}", ErrorKind.STORAGE_CONFIG)
+        if not isinstance(value, str) or any(c in value for c in "\r\n\x00"):
+            raise InvalidInputError(
+                f"invalid HTTP header value for {name!r}", ErrorKind.STORAGE_CONFIG
+            )
+    return headers
+
+
 def _merged_headers(
     read: dict[str, str] | None, write: dict[str, str] | None, both: dict[str, str] | None
 ) -> dict[str, str]:
     # One client serves reads and writes here, so role-specific headers are merged in.
-    return {**(both or {}), **(read or {}), **(write or {})}
+    return check_headers({**(both or {}), **(read or {}), **(write or {})})
 
 
 def s3_storage(

@@ -259,3 +259,33 @@ async def test_large_ranges_are_split_into_concurrent_requests(s3_bucket: S3Buck
     assert await storage.get("big", (0, 10_240)) == data
     assert await storage.get("big", (17, 9_999)) == data[17:9_999]
     assert await storage.get("big", (5_000, 50_000)) == data[5_000:]  # parts past the end
+
+
+def test_invalid_headers_are_rejected_at_construction() -> None:
+    with pytest.raises(ValueError, match="invalid HTTP header"):
+        ic.s3_storage(bucket="b", prefix="p", anonymous=True, write_headers={"bad name": "v"})
+    with pytest.raises(ValueError, match="invalid HTTP header"):
+        ic.http_storage("http://h/r", headers={"X-Ok": "line\nbreak"})
+
+
+def test_write_headers_survive_pickle_and_reach_storage(s3_bucket: S3Bucket) -> None:
+    import boto3
+
+    kwargs = s3_bucket.endpoint.storage_kwargs(s3_bucket.bucket, "headers")
+    storage = ic.s3_storage(**kwargs, write_headers={"x-amz-meta-written-by": "pyicechunk"})
+    repo = pickle.loads(pickle.dumps(ic.Repository.create(storage)))
+    session = repo.writable_session("main")
+    zarr.create_array(session.store, name="a", shape=(4,), chunks=(2,), dtype="i4")[:] = 1
+    session.commit("with headers")
+    endpoint = s3_bucket.endpoint
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint.url,
+        region_name=endpoint.region,
+        aws_access_key_id=endpoint.access_key_id,
+        aws_secret_access_key=endpoint.secret_access_key,
+    )
+    listed = client.list_objects_v2(Bucket=s3_bucket.bucket, Prefix="headers/snapshots/")
+    key = listed["Contents"][0]["Key"]
+    head = client.head_object(Bucket=s3_bucket.bucket, Key=key)
+    assert head["Metadata"].get("written-by") == "pyicechunk"
