@@ -34,6 +34,7 @@ from icechunk.storage.memory import InMemoryStorage, in_memory_storage
 from icechunk.storage.redirect import RedirectStorage, redirect_storage
 from icechunk.storage.s3 import (
     S3Storage,
+    hf_storage,
     r2_storage,
     s3_object_store_storage,
     s3_storage,
@@ -61,6 +62,7 @@ __all__ = [
     "VersionToken",
     "azure_storage",
     "gcs_storage",
+    "hf_storage",
     "http_storage",
     "in_memory_storage",
     "local_filesystem_storage",

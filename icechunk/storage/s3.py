@@ -24,7 +24,7 @@ from icechunk.credentials import (
     S3StaticCredentials,
     s3_credentials,
 )
-from icechunk.errors import ErrorKind, InvalidInputError
+from icechunk.errors import ErrorKind, InvalidInputError, StorageError
 from icechunk.storage._objstore import (
     ObjectStoreStorage,
     obstore_client_options,
@@ -34,18 +34,16 @@ from icechunk.storage.base import StorageSettings, VersionToken
 
 __all__ = [
     "S3Storage",
+    "hf_storage",
     "r2_storage",
     "s3_object_store_storage",
     "s3_storage",
     "tigris_storage",
 ]
 
-_KIND_LABELS = {
-    "s3": "S3 (native)",
-    "s3_object_store": "S3 (object store)",
-    "tigris": "Tigris",
-    "r2": "R2",
-}
+#: The repr's ``type:`` row, as the real icechunk prints it (Tigris, R2 and Hugging Face
+#: storages are S3 storages with preset endpoints).
+_KIND_LABELS = {"s3_object_store": "S3"}
 
 
 def _root_prefix(prefix: str | None, legacy_rooted_keys: bool | None) -> str:
@@ -151,16 +149,18 @@ class S3Storage(ObjectStoreStorage):
     def _description(self) -> builtins.list[tuple[str, str]]:
         opts = self._options
         rows = [
-            ("type", _KIND_LABELS.get(self._kind, self._kind)),
+            ("type", _KIND_LABELS.get(self._kind, "S3 (native)")),
             ("bucket", self._bucket),
-            ("prefix", self._prefix),
         ]
+        if self._prefix:
+            rows.append(("prefix", self._prefix))
         for name in ("region", "endpoint_url"):
             value = getattr(opts, name)
             if value is not None:
                 rows.append((name, str(value)))
-        if opts.allow_http:
-            rows.append(("allow_http", "True"))
+        for flag in ("allow_http", "force_path_style", "requester_pays"):
+            if getattr(opts, flag):
+                rows.append((flag, "True"))
         return rows
 
     # ------------------------------------------------------------------ client
@@ -440,20 +440,26 @@ def tigris_storage(
     write_headers: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
 ) -> S3Storage:
-    """Create a storage on Tigris (S3-compatible, endpoint ``https://fly.storage.tigris.dev``).
+    """Create a storage on Tigris (S3-compatible, endpoint ``https://t3.storage.dev``).
 
-    ``use_weak_consistency`` is refused: Icechunk's commits need strong consistency.
+    ``region`` is required: without it Tigris does not give the consistency commits need.
+    ``use_weak_consistency`` is refused for the same reason.
     """
     if use_weak_consistency:
         raise InvalidInputError(
             "use_weak_consistency=True is not supported: commits need strong consistency",
             ErrorKind.STORAGE_CONFIG,
         )
+    if region is None:
+        raise StorageError(
+            "Tigris storage requires a region to provide full consistency",
+            ErrorKind.STORAGE_CONFIG,
+        )
     storage = s3_storage(
         bucket=bucket,
         prefix=prefix,
-        region=region or "auto",
-        endpoint_url=endpoint_url or "https://fly.storage.tigris.dev",
+        region=region,
+        endpoint_url=endpoint_url or "https://t3.storage.dev",
         allow_http=allow_http,
         access_key_id=access_key_id,
         secret_access_key=secret_access_key,
@@ -504,13 +510,13 @@ def r2_storage(
     """
     if endpoint_url is None:
         if account_id is None:
-            raise InvalidInputError(
-                "r2_storage needs account_id or endpoint_url", ErrorKind.STORAGE_CONFIG
+            raise StorageError(
+                "Either endpoint_url or account_id must be provided", ErrorKind.STORAGE_CONFIG
             )
         endpoint_url = f"https://{account_id}.r2.cloudflarestorage.com"
     if bucket is None:
         if not prefix:
-            raise InvalidInputError("r2_storage needs a bucket", ErrorKind.STORAGE_CONFIG)
+            raise StorageError("r2_storage needs a bucket", ErrorKind.STORAGE_CONFIG)
         bucket, _, prefix = prefix.strip("/").partition("/")
     storage = s3_storage(
         bucket=bucket,
@@ -518,6 +524,7 @@ def r2_storage(
         region=region or "auto",
         endpoint_url=endpoint_url,
         allow_http=allow_http,
+        force_path_style=True,
         access_key_id=access_key_id,
         secret_access_key=secret_access_key,
         session_token=session_token,
@@ -534,4 +541,50 @@ def r2_storage(
         headers=headers,
     )
     storage._kind = "r2"
+    return storage
+
+
+def hf_storage(
+    *,
+    bucket: str,
+    prefix: str | None,
+    namespace: str,
+    access_key_id: str | None = None,
+    secret_access_key: str | None = None,
+    session_token: str | None = None,
+    expires_after: dt.datetime | None = None,
+    from_env: bool | None = None,
+    get_credentials: Callable[[], S3StaticCredentials] | None = None,
+    scatter_initial_credentials: bool = False,
+    network_stream_timeout_seconds: int = 60,
+    legacy_rooted_keys: bool | None = None,
+    read_headers: dict[str, str] | None = None,
+    write_headers: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> S3Storage:
+    """Create a storage in a Hugging Face Storage Bucket, through its S3 gateway.
+
+    The gateway is ``https://s3.hf.co/<namespace>`` (path-style addressing); the
+    credentials are the S3 key pair generated from a Hugging Face access token.
+    """
+    storage = s3_storage(
+        bucket=bucket,
+        prefix=prefix,
+        region="us-east-1",
+        endpoint_url=f"https://s3.hf.co/{namespace}",
+        force_path_style=True,
+        access_key_id=access_key_id,
+        secret_access_key=secret_access_key,
+        session_token=session_token,
+        expires_after=expires_after,
+        from_env=from_env,
+        get_credentials=get_credentials,
+        scatter_initial_credentials=scatter_initial_credentials,
+        network_stream_timeout_seconds=network_stream_timeout_seconds,
+        legacy_rooted_keys=legacy_rooted_keys,
+        read_headers=read_headers,
+        write_headers=write_headers,
+        headers=headers,
+    )
+    storage._kind = "hf"
     return storage

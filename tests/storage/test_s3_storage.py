@@ -199,19 +199,27 @@ async def test_retries_and_timeouts_reach_the_client(s3_bucket: S3Bucket) -> Non
 
 def test_factories_and_their_validation() -> None:
     r2 = ic.r2_storage(bucket="b", prefix="p", account_id="acc", from_env=True)
-    assert "type: R2" in repr(r2) and "acc.r2.cloudflarestorage.com" in repr(r2)
+    assert "endpoint_url: https://acc.r2.cloudflarestorage.com" in repr(r2)
+    assert "force_path_style: True" in repr(r2) and "region: auto" in repr(r2)
     assert ic.r2_storage(prefix="bucket/sub/dir", account_id="acc").prefix == "sub/dir"
-    with pytest.raises(ic.InvalidInputError):
+    with pytest.raises(ic.StorageError, match="account_id"):
         ic.r2_storage(bucket="b", prefix="p")
-    assert "type: Tigris" in repr(ic.tigris_storage(bucket="b", prefix="p", anonymous=True))
+    tigris = ic.tigris_storage(bucket="b", prefix="p", region="iad", anonymous=True)
+    assert "endpoint_url: https://t3.storage.dev" in repr(tigris)
+    with pytest.raises(ic.StorageError, match="region"):
+        ic.tigris_storage(bucket="b", prefix="p", anonymous=True)
     with pytest.raises(ic.InvalidInputError):
-        ic.tigris_storage(bucket="b", prefix="p", use_weak_consistency=True)
+        ic.tigris_storage(bucket="b", prefix="p", region="iad", use_weak_consistency=True)
+    hf = ic.hf_storage(bucket="b", prefix="p", namespace="ns", from_env=True)
+    assert "endpoint_url: https://s3.hf.co/ns" in repr(hf) and "force_path_style" in repr(hf)
     with pytest.raises(ic.InvalidInputError):
         ic.s3_storage(bucket="", prefix="p")
     with pytest.raises(ic.InvalidInputError):
         ic.s3_storage(bucket="b", prefix="p", legacy_rooted_keys=True)
     store = ic.storage.s3_object_store_storage(bucket="b", prefix="/p/", anonymous=True)
-    assert store.prefix == "p" and "S3 (object store)" in repr(store)
+    assert store.prefix == "p" and repr(store).splitlines()[1] == "type: S3"
+    root = ic.s3_storage(bucket="b", prefix=None, anonymous=True, requester_pays=True)
+    assert repr(root).splitlines()[1:] == ["type: S3 (native)", "bucket: b", "requester_pays: True"]
 
 
 # --------------------------------------------------------------------------- URL reader
