@@ -544,7 +544,7 @@ class Storage(CloudConstructors, abc.ABC):
     # ------------------------------------------------------------------ presentation
     def __repr__(self) -> str:
         lines = ["<icechunk.Storage>"] + [f"{k}: {v}" for k, v in self._description()]
-        return "\n".join(lines)
+        return "\n".join(lines) + "\n"  # the real icechunk ends it with a newline too
 
     # ------------------------------------------------------------------ internals
     @staticmethod

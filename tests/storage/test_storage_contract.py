@@ -462,6 +462,7 @@ async def test_pickle_round_trip(storage: Storage, backend: Backend) -> None:
 
 def test_repr_capabilities_and_settings(storage: Storage) -> None:
     assert repr(storage).startswith("<icechunk.Storage>\ntype: ")
+    assert repr(storage).endswith("\n") and not repr(storage).endswith("\n\n")
     assert storage.can_write
     assert storage.supports_conditional_put
     settings = storage.default_settings()
