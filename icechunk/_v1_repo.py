@@ -14,14 +14,14 @@ import asyncio
 from typing import NoReturn
 
 from icechunk.asset_manager import REPO_INFO_KEY, AssetManager
-from icechunk.errors import ErrorKind, NotFoundError, SessionStateError
+from icechunk.errors import ErrorKind, FormatError, NotFoundError, SessionStateError
 from icechunk.format import v1
 from icechunk.format.ids import SnapshotId
 from icechunk.format.model import RepoInfo, RepoStatusData, SnapshotEntry
 from icechunk.refs import Mutation, RepoInfoStore, RepoState
 from icechunk.storage import Storage, VersionToken
 
-__all__ = ["V1RefStore", "detect_spec_version", "refuse_v1_write"]
+__all__ = ["V1RefStore", "detect_spec_version", "refuse_v1_write", "require_spec_v2"]
 
 _MAIN_REF_KEY = v1.branch_ref_key("main")
 #: Version token of the synthesized state; v1 state is never written back through it.
@@ -50,6 +50,33 @@ def refuse_v1_write(operation: str) -> NoReturn:
     raise SessionStateError(
         f"cannot {operation}: {UPGRADE_HINT}", ErrorKind.UNSUPPORTED_OPERATION_FOR_VERSION
     )
+
+
+def require_spec_v2(spec_version: int, operation: str) -> None:
+    """Refuse an operation that spec-version-1 repositories do not support.
+
+    These are the operations the reference implementation also refuses on v1 (the ops
+    log, repository metadata, rearrange sessions, amend), with the same error type.
+
+    Parameters
+    ----------
+    spec_version
+        The repository's on-disk spec version.
+    operation
+        Short description of the refused operation, used in the message.
+
+    Raises
+    ------
+    FormatError
+        When ``spec_version`` is below 2, with kind ``unsupported-spec-version``.
+    """
+    if spec_version < 2:
+        raise FormatError(
+            f"cannot {operation}: this operation needs a repository of spec version 2 or "
+            "later and this one is version 1; upgrade its on-disk format "
+            "(icechunk.upgrade_icechunk_repository in icechunk 2.x) and retry",
+            ErrorKind.UNSUPPORTED_SPEC_VERSION,
+        )
 
 
 async def detect_spec_version(storage: Storage) -> int | None:

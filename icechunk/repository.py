@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from icechunk._repo_core import MAIN, RepoCore, parse_snapshot_id
 from icechunk._sync import sync
-from icechunk._v1_repo import detect_spec_version, refuse_v1_write
+from icechunk._v1_repo import detect_spec_version, refuse_v1_write, require_spec_v2
 from icechunk.asset_manager import REPO_INFO_KEY
 from icechunk.config import RepositoryConfig
 from icechunk.errors import (
@@ -346,6 +346,7 @@ class Repository:
     # ------------------------------------------------------------------ metadata
     async def get_metadata_async(self) -> dict[str, Any]:
         """Repository-level metadata."""
+        require_spec_v2(self._core.spec_version, "read repository metadata")
         return dict((await self._core.info()).metadata)
 
     def get_metadata(self) -> dict[str, Any]:
@@ -359,6 +360,7 @@ class Repository:
 
     async def set_metadata_async(self, metadata: dict[str, Any]) -> None:
         """Replace the repository-level metadata."""
+        require_spec_v2(self._core.spec_version, "change repository metadata")
         await self._core.set_metadata(metadata)
 
     def set_metadata(self, metadata: dict[str, Any]) -> None:
@@ -429,6 +431,27 @@ class Repository:
     def writable_session(self, branch: str) -> Session:
         """A session that can write and commit to ``branch``."""
         return sync(self.writable_session_async(branch))
+
+    async def rearrange_session_async(self, branch: str) -> Session:
+        """A session on ``branch`` that can only move nodes, then commit the moves (async).
+
+        Raises
+        ------
+        RefNotFoundError
+            If the branch does not exist.
+        FormatError
+            On a spec-version-1 repository (kind ``unsupported-spec-version``).
+        """
+        require_spec_v2(self._core.spec_version, "open a rearrange session")
+        tip = await self._core.lookup_branch(branch)
+        return Session._new(self._core, tip, branch, writable=True, rearrange=True)
+
+    def rearrange_session(self, branch: str) -> Session:
+        """A session on ``branch`` that can only move nodes (:meth:`Session.move`).
+
+        See :meth:`rearrange_session_async`.
+        """
+        return sync(self.rearrange_session_async(branch))
 
     # ------------------------------------------------------------------ diff and ops log
     async def diff_async(
@@ -509,12 +532,14 @@ class Repository:
         """
         from icechunk.ops import iterate_ops_log
 
+        require_spec_v2(self._core.spec_version, "read the operations log")
         return iterate_ops_log(self._core.refs)
 
     def ops_log_async(self) -> AsyncIterator[Update]:
         """The repository operations log, newest first, for ``async for``."""
         from icechunk.ops import iterate_ops_log
 
+        require_spec_v2(self._core.spec_version, "read the operations log")
         return iterate_ops_log(self._core.refs)
 
     def __repr__(self) -> str:

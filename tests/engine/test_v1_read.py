@@ -131,7 +131,6 @@ _WRITES: dict[str, Callable[[icechunk.Repository, dict[str, str]], object]] = {
     "delete_branch": lambda r, ids: r.delete_branch("dev"),
     "create_tag": lambda r, ids: r.create_tag("v9", ids["c1"]),
     "delete_tag": lambda r, ids: r.delete_tag("v1"),
-    "set_metadata": lambda r, ids: r.set_metadata({"a": 1}),
     "save_config": lambda r, ids: r.save_config(),
     "writable_session": lambda r, ids: r.writable_session("main"),
 }
