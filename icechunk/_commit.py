@@ -175,10 +175,10 @@ def _finish(core: SessionCore, snap: Snapshot, *, keep_branch: bool) -> None:
 
 
 def amended_log(previous: TransactionLog, ours: TransactionLog) -> TransactionLog:
-    """One transaction log for an amended commit: the tip's changes, then ours.
+    """One transaction log for an amended commit: the union of the tip's and ours.
 
-    Nodes the tip created and we deleted vanish from every set; everything else is the
-    union of both logs.
+    Like the reference implementation, nothing cancels out: a node the tip created and
+    we deleted stays in both sets, and diffs drop it because neither end snapshot has it.
 
     Parameters
     ----------
@@ -192,25 +192,18 @@ def amended_log(previous: TransactionLog, ours: TransactionLog) -> TransactionLo
     TransactionLog
         The combined log.
     """
-    created = previous.new_groups | previous.new_arrays
-    gone = created & (ours.deleted_groups | ours.deleted_arrays)
-
-    def union(name: str) -> frozenset[Any]:
-        both: frozenset[Any] = getattr(previous, name) | getattr(ours, name)
-        return both - gone
-
     chunks = {node: set(c) for node, c in previous.updated_chunks.items()}
     for node, coords in ours.updated_chunks.items():
         chunks.setdefault(node, set()).update(coords)
     moves = sorted((*previous.moved_nodes, *ours.moved_nodes), key=move_sort_key)
     return TransactionLog(
         id=ours.id,
-        new_groups=union("new_groups"),
-        new_arrays=union("new_arrays"),
-        deleted_groups=union("deleted_groups"),
-        deleted_arrays=union("deleted_arrays"),
-        updated_arrays=union("updated_arrays"),
-        updated_groups=union("updated_groups"),
-        updated_chunks={n: frozenset(c) for n, c in chunks.items() if c and n not in gone},
+        new_groups=previous.new_groups | ours.new_groups,
+        new_arrays=previous.new_arrays | ours.new_arrays,
+        deleted_groups=previous.deleted_groups | ours.deleted_groups,
+        deleted_arrays=previous.deleted_arrays | ours.deleted_arrays,
+        updated_arrays=previous.updated_arrays | ours.updated_arrays,
+        updated_groups=previous.updated_groups | ours.updated_groups,
+        updated_chunks={n: frozenset(c) for n, c in chunks.items() if c},
         moved_nodes=tuple(moves),
     )
