@@ -371,7 +371,10 @@ class Session:
             )
         core = self._core
         changes = copy.deepcopy(core.changes)
-        return ForkSession(SessionCore(core.repo, core.snapshot_id, None, True, changes))
+        fork_core = SessionCore(
+            core.repo, core.snapshot_id, None, True, changes, rearrange=core.rearrange
+        )
+        return ForkSession(fork_core)
 
     async def merge_async(self, *others: Session) -> None:
         """Fold the uncommitted changes of ``others`` (usually forks) into this session (async).
