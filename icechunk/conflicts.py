@@ -239,18 +239,22 @@ def detect_conflicts(
             add(ConflictType.ZarrMetadataUpdateOfDeletedGroup, node)
         elif node in log.updated_groups:
             add(ConflictType.ZarrMetadataDoubleUpdate, node)
-    for node in _ordered((n for n, w in ours.chunks.items() if w), paths):
+    written = _ordered((n for n, w in ours.chunks.items() if w), paths)
+    for node in written:
         if node in log.deleted_arrays:
             add(ConflictType.ChunksUpdatedInDeletedArray, node)
         elif node in log.updated_arrays:
             add(ConflictType.ChunksUpdatedInUpdatedArray, node)
-        else:
-            both = sorted(set(ours.chunks[node]) & log.updated_chunks.get(node, frozenset()))
-            if both:
-                conflict = Conflict(
-                    ConflictType.ChunkDoubleUpdate, paths.get(node, "?"), [list(c) for c in both]
-                )
-                found.append(_Found(conflict, node, both))
+    # Chunks both sides wrote are reported even when the array's metadata also changed.
+    for node in written:
+        if node in log.deleted_arrays:
+            continue
+        both = sorted(set(ours.chunks[node]) & log.updated_chunks.get(node, frozenset()))
+        if both:
+            conflict = Conflict(
+                ConflictType.ChunkDoubleUpdate, paths.get(node, "?"), [list(c) for c in both]
+            )
+            found.append(_Found(conflict, node, both))
     for path, node in sorted(ours.deleted_arrays.items()):
         if node in log.updated_arrays or node in log.updated_chunks:
             add(ConflictType.DeleteOfUpdatedArray, node, path)

@@ -151,6 +151,10 @@ CASES: dict[str, tuple[Writer, Writer]] = {
     "chunks_in_updated_array": (_resize("data/b", (8,)), _set("data/b", 0, 9.0)),
     "delete_of_updated_array": (_set("data/b", 3, 7.0), _delete("data/b")),
     "delete_of_updated_group": (_attrs("meta/inner", n=2), _delete("meta/inner")),
+    "metadata_and_chunks": (
+        _both(_attrs("data/a", r=1), _set("data/a", (slice(0, 2), slice(0, 6)), 1)),
+        _both(_attrs("data/a", r=2), _set("data/a", (slice(0, 4), slice(0, 2)), 2)),
+    ),
     "new_node_in_deleted_group": (_delete("meta/inner"), _new_group("meta/inner/child")),
     "many_at_once": (
         _both(_set("data/a", (0, 0), 5), _attrs("meta", v=3), _delete("top")),
