@@ -6,6 +6,8 @@ snapshots over object storage. The public names match the ``icechunk`` package.
 
 from __future__ import annotations
 
+from icechunk._ancestry_graph import AncestryGraph
+from icechunk._migration import upgrade_icechunk_repository
 from icechunk.config import *  # noqa: F403
 from icechunk.config import (
     AnyObjectStoreConfig,
@@ -45,7 +47,8 @@ from icechunk.errors import (
     SnapshotNotFoundError,
     StorageError,
 )
-from icechunk.ops import Update, UpdateType
+from icechunk.format.model import RepoAvailability
+from icechunk.ops import RepoStatus, Update, UpdateType
 from icechunk.repository import Repository
 from icechunk.session import ForkSession, Session, SessionMode
 from icechunk.snapshots import SnapshotInfo
@@ -59,12 +62,23 @@ from icechunk.storage import (
     local_filesystem_storage,
 )
 from icechunk.store import IcechunkStore
-from icechunk.versions import SpecVersion, spec_version
+from icechunk.versions import (
+    SpecVersion,
+    print_debug_info,
+    spec_version,
+    supported_spec_versions,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AlreadyExistsError",
+    "AncestryGraph",
+    "RepoAvailability",
+    "RepoStatus",
+    "print_debug_info",
+    "supported_spec_versions",
+    "upgrade_icechunk_repository",
     "BasicConflictSolver",
     "Conflict",
     "ConflictDetector",

@@ -1,9 +1,9 @@
-"""Landing a session's changes: commit, amend and detached flush.
+"""Landing a session's changes on its branch: commit and amend.
 
-Each writes every new object first (manifests, snapshot, transaction log) and then makes
+Both write every new object first (manifests, snapshot, transaction log) and then make
 one conditional update of the repo info file: a commit moves the branch from the
 session's base snapshot to the new one; an amend replaces the branch tip by a snapshot
-whose parent is the tip's parent; a flush only records the snapshot (no branch moves).
+whose parent is the tip's parent.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from icechunk._session_core import SessionCore
     from icechunk.format.ids import SnapshotId
 
-__all__ = ["amended_log", "commit_session", "flush_session"]
+__all__ = ["amended_log", "commit_session"]
 
 _NOT_ALLOWED = (
     "commits are not allowed on read-only or forked sessions (nor twice on one session); "
@@ -50,7 +50,7 @@ def _check_committable(core: SessionCore, allow_empty: bool) -> str:
         )
     if core.changes.is_empty() and not allow_empty:
         raise SessionStateError(
-            "cannot commit: no changes were made to the session "
+            "cannot commit: no changes made to the session "
             "(pass allow_empty=True to commit anyway)",
             ErrorKind.NO_CHANGES_TO_COMMIT,
         )
@@ -92,7 +92,8 @@ async def commit_session(
     previous_log: TransactionLog | None = None
     if amend:
         previous_log = await _amendable_log(core, base_id)
-    snap = await core.flush(message, metadata or {}, merge_with=previous_log)
+    properties = {**core.default_metadata, **(metadata or {})}
+    snap = await core.flush(message, properties, merge_with=previous_log)
 
     def move_branch(info: RepoInfo) -> tuple[RepoInfo, UpdateRecord]:
         tip = info.branches.get(branch)
@@ -119,7 +120,7 @@ async def commit_session(
         return new, record
 
     await core.repo.refs.update(move_branch)
-    _finish(core, snap, keep_branch=True)
+    _finish(core, snap)
     return snap.id
 
 
@@ -135,43 +136,15 @@ async def _amendable_log(core: SessionCore, base_id: SnapshotId) -> TransactionL
     return await core.repo.assets.fetch_transaction_log(base_id)
 
 
-async def flush_session(
-    core: SessionCore, message: str, metadata: dict[str, Any] | None
-) -> SnapshotId:
-    """Write the session's changes as a snapshot that no branch points to.
-
-    The snapshot's parent is the session's base snapshot; the operations log records a
-    new detached snapshot. Afterwards the session is read-only, on no branch, and based
-    on the new snapshot.
-
-    Raises
-    ------
-    SessionStateError
-        If the session is not writable.
-    """
-    snap = await core.flush(message, metadata or {})
-    parent = core.snapshot_id
-
-    def record(info: RepoInfo) -> tuple[RepoInfo, UpdateRecord]:
-        new = _with_entry(info, snap, parent)
-        return new, UpdateRecord(UpdateKind.NEW_DETACHED_SNAPSHOT, 0, new_snap_id=snap.id)
-
-    await core.repo.refs.update(record)
-    _finish(core, snap, keep_branch=False)
-    return snap.id
-
-
 def _with_entry(info: RepoInfo, snap: Snapshot, parent: SnapshotId | None) -> RepoInfo:
     entry = SnapshotEntry(snap.id, parent, snap.flushed_at, snap.message, snap.metadata)
     return replace(info, snapshots={**info.snapshots, snap.id: entry})
 
 
-def _finish(core: SessionCore, snap: Snapshot, *, keep_branch: bool) -> None:
+def _finish(core: SessionCore, snap: Snapshot) -> None:
     core._rebase_onto(snap)
     core.writable = False
     core.rearrange = False
-    if not keep_branch:
-        core.branch = None
 
 
 def amended_log(previous: TransactionLog, ours: TransactionLog) -> TransactionLog:

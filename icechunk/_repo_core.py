@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from icechunk._admin_core import require_feature
 from icechunk.asset_manager import AssetManager
 from icechunk.errors import (
     AlreadyExistsError,
@@ -97,6 +98,7 @@ class RepoCore:
             from icechunk._v1_repo import V1RefStore
 
             self.refs = V1RefStore(storage, self.assets)
+            self.assets.spec_version = 1
 
     @property
     def inline_threshold(self) -> int:
@@ -108,7 +110,8 @@ class RepoCore:
         """Write the initial snapshot, its empty transaction log and the repo file."""
         now = now_micros()
         snap = new_initial_snapshot(now)
-        await self.assets.write_transaction_log(TransactionLog(id=snap.id))
+        if self.spec_version >= 2:  # v1 repositories have no log for the initial commit
+            await self.assets.write_transaction_log(TransactionLog(id=snap.id))
         await self.assets.write_snapshot(snap)
         entry = SnapshotEntry(snap.id, None, snap.flushed_at, snap.message, snap.metadata)
         info = RepoInfo(
@@ -144,6 +147,7 @@ class RepoCore:
     async def resolve_snapshot(self, snapshot_id: str) -> SnapshotId:
         """Parse an id and check it exists in the repository."""
         sid = parse_snapshot_id(snapshot_id)
+        await self.refs.note_snapshot(sid)
         if sid not in (await self.info()).snapshots:
             raise SnapshotNotFoundError(f"snapshot {snapshot_id} does not exist")
         return sid
@@ -152,6 +156,7 @@ class RepoCore:
         """Create a branch at an existing snapshot."""
         validate_ref_name(name, "branch")
         sid = parse_snapshot_id(snapshot_id)
+        await self.refs.note_snapshot(sid)
 
         def mutate(info: RepoInfo) -> tuple[RepoInfo, UpdateRecord]:
             _require_snapshot(info, sid)
@@ -167,6 +172,7 @@ class RepoCore:
     async def reset_branch(self, name: str, snapshot_id: str, from_snapshot_id: str | None) -> None:
         """Point a branch at another snapshot, optionally only if it is still at ``from``."""
         sid = parse_snapshot_id(snapshot_id)
+        await self.refs.note_snapshot(sid)
         expected = None if from_snapshot_id is None else parse_snapshot_id(from_snapshot_id)
 
         def mutate(info: RepoInfo) -> tuple[RepoInfo, UpdateRecord]:
@@ -180,7 +186,8 @@ class RepoCore:
                 raise ConflictError(
                     str(expected),
                     str(tip),
-                    f"branch {name!r} is at {tip}, not at the expected {expected}; "
+                    f"branch update conflict: branch {name!r} is at {tip}, not at the "
+                    f"expected {expected}; "
                     "it was not reset",
                     ErrorKind.BRANCH_UPDATE_CONFLICT,
                 )
@@ -208,8 +215,10 @@ class RepoCore:
         """Create an immutable tag; a deleted tag's name can never be reused."""
         validate_ref_name(name, "tag")
         sid = parse_snapshot_id(snapshot_id)
+        await self.refs.note_snapshot(sid)
 
         def mutate(info: RepoInfo) -> tuple[RepoInfo, UpdateRecord]:
+            require_feature(info, "create_tag", "tag creation")
             _require_snapshot(info, sid)
             if name in info.deleted_tags:
                 raise AlreadyExistsError(
@@ -229,6 +238,7 @@ class RepoCore:
         """Delete a tag; its name is remembered so it cannot be reused."""
 
         def mutate(info: RepoInfo) -> tuple[RepoInfo, UpdateRecord]:
+            require_feature(info, "delete_tag", "tag delete")
             target = info.tags.get(name)
             if target is None:
                 raise RefNotFoundError(f"ref not found `{name}`", ErrorKind.REF_NOT_FOUND)

@@ -123,6 +123,9 @@ class SessionCore:
         #: A rearrange session may only move nodes (and commit the moves).
         self.rearrange = rearrange
         self.changes = changes or ChangeSet()
+        #: Repository default commit metadata captured when the session was created;
+        #: keys passed to ``commit`` win.
+        self.default_metadata: dict[str, Any] = {}
         self._snapshot: Snapshot | None = None
         self._index: dict[str, NodeSnapshot] | None = None
 
@@ -407,6 +410,8 @@ class SessionCore:
             metadata=metadata,
             nodes=tuple(nodes),
             manifest_files=tuple(files[k] for k in sorted(files)),
+            # Only spec-v1 files store it; v2 keeps parentage in the repo file.
+            parent_id=self.snapshot_id,
         )
         log = self._transaction_log(snap.id)
         if merge_with is not None:

@@ -6,7 +6,9 @@ import datetime as dt
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any, Self
 
+from icechunk._admin_core import refuse_if_not_online
 from icechunk._repo_core import MAIN, RepoCore, parse_snapshot_id
+from icechunk._repository_admin import RepositoryAdminMixin
 from icechunk._sync import sync
 from icechunk._v1_repo import detect_spec_version, refuse_v1_write, require_spec_v2
 from icechunk.asset_manager import REPO_INFO_KEY
@@ -21,7 +23,7 @@ from icechunk.format.ids import SnapshotId
 from icechunk.format.model import SnapshotEntry
 from icechunk.session import Session
 from icechunk.snapshots import SnapshotInfo
-from icechunk.storage import Storage
+from icechunk.storage import Storage, StorageSettings
 from icechunk.versions import SpecVersion
 
 if TYPE_CHECKING:
@@ -56,11 +58,12 @@ class _Ancestry:
         return SnapshotInfo(await self._agen.__anext__())
 
 
-class Repository:
+class Repository(RepositoryAdminMixin):
     """An Icechunk repository: branches, tags, snapshots and sessions over one storage."""
 
     def __init__(self, core: RepoCore) -> None:
         self._core = core
+        self._default_commit_metadata: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -73,15 +76,15 @@ class Repository:
         check_clean_root: bool = True,
     ) -> Self:
         """Create a new repository; fails if one already exists at ``storage``."""
-        if spec_version not in (None, 2):
+        if spec_version not in (None, 1, 2):
             raise InvalidInputError(
-                f"pyicechunk creates spec version 2 repositories only (asked for {spec_version})",
+                f"invalid spec version {spec_version}: supported versions are 1 and 2",
                 ErrorKind.UNSUPPORTED_SPEC_VERSION,
             )
         if check_clean_root:
             await _check_clean_root(storage)
         cfg = config if config is not None else RepositoryConfig.default()
-        core = RepoCore(storage, cfg)
+        core = RepoCore(storage, cfg, int(spec_version or 2))
         stored = None if config is None else cfg._to_dict()
         await core.initialize(stored)
         return cls(core)
@@ -113,10 +116,15 @@ class Repository:
         stored = await cls.fetch_config_async(storage)
         spec = 2 if stored is not None else await detect_spec_version(storage)
         if spec is None:
-            raise RepositoryNotFoundError(
+            error = RepositoryNotFoundError(
                 "no Icechunk repository found at this storage location; "
                 "create one with Repository.create"
             )
+            error.add_note(
+                f"looked in {storage!r} for `repo` (spec v2) and "
+                "`refs/branch.main/ref.json` (spec v1); neither exists"
+            )
+            raise error
         cfg = stored or RepositoryConfig.default()
         if config is not None:
             cfg = cfg.merge(config)
@@ -186,6 +194,26 @@ class Repository:
     def fetch_config(storage: Storage) -> RepositoryConfig | None:
         """The config persisted in the repository, or None if it has none."""
         return sync(Repository.fetch_config_async(storage))
+
+    @staticmethod
+    async def fetch_spec_version_async(
+        storage: Storage, storage_settings: StorageSettings | None = None
+    ) -> SpecVersion | None:
+        """The spec version of the repository at ``storage``, None if there is none (async)."""
+        if await storage.exists(REPO_INFO_KEY):
+            return SpecVersion.v2
+        found = await detect_spec_version(storage)
+        return None if found is None else SpecVersion(found)
+
+    @staticmethod
+    def fetch_spec_version(
+        storage: Storage, storage_settings: StorageSettings | None = None
+    ) -> SpecVersion | None:
+        """The spec version of the repository at ``storage`` without opening it.
+
+        Returns None when no repository exists there.
+        """
+        return sync(Repository.fetch_spec_version_async(storage, storage_settings))
 
     async def save_config_async(self) -> None:
         """Persist this repository's current config."""
@@ -334,6 +362,7 @@ class Repository:
     async def lookup_snapshot_async(self, snapshot_id: str) -> SnapshotInfo:
         """Details of one snapshot."""
         sid = parse_snapshot_id(snapshot_id)
+        await self._core.refs.note_snapshot(sid)
         entry = (await self._core.info()).snapshots.get(sid)
         if entry is None:
             raise SnapshotNotFoundError(f"snapshot {snapshot_id} does not exist")
@@ -346,7 +375,8 @@ class Repository:
     # ------------------------------------------------------------------ metadata
     async def get_metadata_async(self) -> dict[str, Any]:
         """Repository-level metadata."""
-        require_spec_v2(self._core.spec_version, "read repository metadata")
+        if self._core.spec_version == 1:
+            refuse_v1_write("read repository metadata")
         return dict((await self._core.info()).metadata)
 
     def get_metadata(self) -> dict[str, Any]:
@@ -423,10 +453,12 @@ class Repository:
 
     async def writable_session_async(self, branch: str) -> Session:
         """A session that can write and commit to ``branch``."""
-        if self._core.spec_version == 1:
-            refuse_v1_write(f"open a writable session on branch {branch!r}")
+        info = await self._core.info()
+        refuse_if_not_online(info, "Cannot create writable session")
         tip = await self._core.lookup_branch(branch)
-        return Session._new(self._core, tip, branch, writable=True)
+        session = Session._new(self._core, tip, branch, writable=True)
+        session._core.default_metadata = dict(self._default_commit_metadata)
+        return session
 
     def writable_session(self, branch: str) -> Session:
         """A session that can write and commit to ``branch``."""
@@ -443,8 +475,12 @@ class Repository:
             On a spec-version-1 repository (kind ``unsupported-spec-version``).
         """
         require_spec_v2(self._core.spec_version, "open a rearrange session")
+        info = await self._core.info()
+        refuse_if_not_online(info, "Cannot create rearrange session")
         tip = await self._core.lookup_branch(branch)
-        return Session._new(self._core, tip, branch, writable=True, rearrange=True)
+        session = Session._new(self._core, tip, branch, writable=True, rearrange=True)
+        session._core.default_metadata = dict(self._default_commit_metadata)
+        return session
 
     def rearrange_session(self, branch: str) -> Session:
         """A session on ``branch`` that can only move nodes (:meth:`Session.move`).
@@ -532,14 +568,16 @@ class Repository:
         """
         from icechunk.ops import iterate_ops_log
 
-        require_spec_v2(self._core.spec_version, "read the operations log")
+        if self._core.spec_version == 1:
+            refuse_v1_write("read the operations log")
         return iterate_ops_log(self._core.refs)
 
     def ops_log_async(self) -> AsyncIterator[Update]:
         """The repository operations log, newest first, for ``async for``."""
         from icechunk.ops import iterate_ops_log
 
-        require_spec_v2(self._core.spec_version, "read the operations log")
+        if self._core.spec_version == 1:
+            refuse_v1_write("read the operations log")
         return iterate_ops_log(self._core.refs)
 
     def __repr__(self) -> str:
@@ -551,11 +589,13 @@ class Repository:
             "storage": self._core.storage,
             "config": self._core.config,
             "spec_version": self._core.spec_version,
+            "default_commit_metadata": self._default_commit_metadata,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         spec = state.get("spec_version", 2)
         self._core = RepoCore(state["storage"], state["config"], spec)
+        self._default_commit_metadata = dict(state.get("default_commit_metadata", {}))
 
 
 async def _check_clean_root(storage: Storage) -> None:

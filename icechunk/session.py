@@ -7,6 +7,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from icechunk._session_core import SessionCore
+from icechunk._session_extras import SessionExtrasMixin
 from icechunk._sync import sync
 from icechunk.errors import ErrorKind, ReadOnlyError, SessionStateError
 from icechunk.format.ids import SnapshotId
@@ -49,7 +50,7 @@ class SessionMode(Enum):
         return int(self.value)
 
 
-class Session:
+class Session(SessionExtrasMixin):
     """A read-only or writable view of the repository at one snapshot.
 
     Obtain one from :meth:`Repository.readonly_session` or
@@ -225,35 +226,6 @@ class Session:
         """
         return sync(self.amend_async(message, metadata=metadata, allow_empty=allow_empty))
 
-    async def flush_async(self, message: str, *, metadata: dict[str, Any] | None = None) -> str:
-        """Save the changes as a new snapshot that no branch points to (async).
-
-        The snapshot's parent is the session's base snapshot; no branch moves. The
-        session then becomes read-only, on no branch, based on the new snapshot. Point
-        a branch or tag at it with :meth:`Repository.reset_branch` or ``create_tag``.
-
-        Returns
-        -------
-        str
-            The id of the new snapshot.
-
-        Raises
-        ------
-        SessionStateError
-            If the session is a fork (merge it into its parent session instead).
-        """
-        from icechunk._commit import flush_session
-
-        _check_commit_args(message, metadata)
-        return str(await flush_session(self._core, message, metadata))
-
-    def flush(self, message: str, *, metadata: dict[str, Any] | None = None) -> str:
-        """Save the changes as a new snapshot that no branch points to.
-
-        See :meth:`flush_async`.
-        """
-        return sync(self.flush_async(message, metadata=metadata))
-
     # ------------------------------------------------------------------ moves
     async def move_async(self, from_path: str, to_path: str) -> None:
         """Move or rename a group or array, with everything below it (async).
@@ -279,20 +251,6 @@ class Session:
         See :meth:`move_async`.
         """
         sync(self.move_async(from_path, to_path))
-
-    async def get_node_id_async(self, path: str) -> str:
-        """The id of the group or array at ``path``; it never changes, even across moves.
-
-        Raises
-        ------
-        NodeNotFoundError
-            If there is no node at ``path``.
-        """
-        return str((await self._core.require_node(path)).id)
-
-    def get_node_id(self, path: str) -> str:
-        """The id of the group or array at ``path``; see :meth:`get_node_id_async`."""
-        return sync(self.get_node_id_async(path))
 
     # ------------------------------------------------------------------ status
     async def status_async(self) -> Diff:

@@ -116,7 +116,7 @@ def test_flush_makes_a_detached_snapshot(repo: ic.Repository) -> None:
     assert repo.lookup_branch("main") == base
     info = repo.lookup_snapshot(detached)
     assert (info.parent_id, info.message, info.metadata) == (base, "detached", {"d": True})
-    assert session.read_only and session.branch is None and session.snapshot_id == detached
+    assert session.read_only and session.snapshot_id == detached
     latest = next(iter(repo.ops_log()))
     assert type(latest.kind).__name__.endswith("NewDetachedSnapshot")
     assert latest.kind.new_snap_id == detached
