@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from icechunk._ancestry_graph import AncestryGraph
 from icechunk._migration import upgrade_icechunk_repository
+from icechunk._virtual_refs import ChunkType
 from icechunk.config import *  # noqa: F403
 from icechunk.config import (
     AnyObjectStoreConfig,
@@ -68,6 +69,7 @@ from icechunk.versions import (
     spec_version,
     supported_spec_versions,
 )
+from icechunk.virtual import VirtualChunkSpec
 
 __version__ = "0.1.0"
 
@@ -80,6 +82,7 @@ __all__ = [
     "supported_spec_versions",
     "upgrade_icechunk_repository",
     "BasicConflictSolver",
+    "ChunkType",
     "Conflict",
     "ConflictDetector",
     "ConflictError",
@@ -119,6 +122,7 @@ __all__ = [
     "StorageSettings",
     "StorageTimeoutSettings",
     "VirtualChunkContainer",
+    "VirtualChunkSpec",
     "__version__",
     "gcs_store",
     "http_store",

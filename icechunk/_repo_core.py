@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from icechunk._admin_core import require_feature
+from icechunk._virtual import VirtualResolver
 from icechunk.asset_manager import AssetManager
 from icechunk.errors import (
     AlreadyExistsError,
@@ -94,6 +95,9 @@ class RepoCore:
             compression_level=compression,
             max_updates_per_file=_int_attr(config, "num_updates_per_repo_info_file", 1000),
         )
+        #: URL prefix -> credentials authorized for virtual chunks (see icechunk._virtual).
+        self.virtual_access: dict[str, Any] = {}
+        self._virtual: VirtualResolver | None = None
         if spec_version == 1:
             from icechunk._v1_repo import V1RefStore
 
@@ -282,15 +286,24 @@ class RepoCore:
 
         await self.refs.update(mutate)
 
+    @property
+    def virtual(self) -> VirtualResolver:
+        """Matches virtual chunk locations to this repository's authorized containers."""
+        if self._virtual is None:
+            containers = getattr(self.config, "virtual_chunk_containers", None)
+            self._virtual = VirtualResolver(containers, self.virtual_access)
+        return self._virtual
+
+    def authorize_virtual(self, access: dict[str, Any]) -> None:
+        """Replace the authorized virtual chunk containers (url prefix -> credentials)."""
+        self.virtual_access = dict(access)
+        self._virtual = None
+
     async def fetch_virtual_chunk(
         self, payload: VirtualPayload, byte_range: tuple[int, int | None] | None
     ) -> bytes:
         """Read a virtual chunk through its authorized container."""
-        raise InvalidInputError(
-            f"no authorized virtual chunk container for {payload.location!r}; configure one "
-            "with RepositoryConfig.set_virtual_chunk_container and authorize it",
-            ErrorKind.NO_CONTAINER_FOR_VIRTUAL_CHUNK,
-        )
+        return await self.virtual.fetch(payload, byte_range)
 
 
 def _require_snapshot(info: RepoInfo, sid: SnapshotId) -> None:
@@ -322,11 +335,17 @@ __all__ += ["DEFAULT_INLINE_THRESHOLD", "INITIAL_SNAPSHOT_ID", "MAIN"]
 
 
 def _core_getstate(self: RepoCore) -> dict[str, Any]:
-    return {"storage": self.storage, "config": self.config, "spec_version": self.spec_version}
+    return {
+        "storage": self.storage,
+        "config": self.config,
+        "spec_version": self.spec_version,
+        "virtual_access": self.virtual_access,
+    }
 
 
 def _core_setstate(self: RepoCore, state: dict[str, Any]) -> None:
     RepoCore.__init__(self, state["storage"], state["config"], state.get("spec_version", 2))
+    self.authorize_virtual(state.get("virtual_access") or {})
 
 
 # Caches and locks stay behind when a repository travels to another process.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Iterator
+from types import EllipsisType
 from typing import TYPE_CHECKING, Any, Self
 
 from icechunk._admin_core import refuse_if_not_online
@@ -11,6 +12,7 @@ from icechunk._repo_core import MAIN, RepoCore, parse_snapshot_id
 from icechunk._repository_admin import RepositoryAdminMixin
 from icechunk._sync import sync
 from icechunk._v1_repo import detect_spec_version, refuse_v1_write, require_spec_v2
+from icechunk._virtual import normalize_authorizations
 from icechunk.asset_manager import REPO_INFO_KEY
 from icechunk.config import RepositoryConfig
 from icechunk.errors import (
@@ -84,7 +86,7 @@ class Repository(RepositoryAdminMixin):
         if check_clean_root:
             await _check_clean_root(storage)
         cfg = config if config is not None else RepositoryConfig.default()
-        core = RepoCore(storage, cfg, int(spec_version or 2))
+        core = _authorize(RepoCore(storage, cfg, int(spec_version or 2)), authorize_virtual_chunk_access)
         stored = None if config is None else cfg._to_dict()
         await core.initialize(stored)
         return cls(core)
@@ -128,7 +130,7 @@ class Repository(RepositoryAdminMixin):
         cfg = stored or RepositoryConfig.default()
         if config is not None:
             cfg = cfg.merge(config)
-        return cls(RepoCore(storage, cfg, spec))
+        return cls(_authorize(RepoCore(storage, cfg, spec), authorize_virtual_chunk_access))
 
     @classmethod
     def open(
@@ -223,10 +225,35 @@ class Repository(RepositoryAdminMixin):
         """Persist this repository's current config."""
         sync(self.save_config_async())
 
-    def reopen(self, config: RepositoryConfig | None = None) -> Self:
-        """A new handle on the same storage, with ``config`` merged over the current one."""
+    def reopen(
+        self,
+        config: RepositoryConfig | None = None,
+        authorize_virtual_chunk_access: dict[str, Any] | EllipsisType | None = ...,
+    ) -> Self:
+        """A new handle on the same storage, with ``config`` merged over the current one.
+
+        ``authorize_virtual_chunk_access`` replaces the authorized virtual chunk containers;
+        left out (``...``), the current authorizations carry over.
+        """
         cfg = self._core.config if config is None else self._core.config.merge(config)
-        return type(self)(RepoCore(self._core.storage, cfg, self._core.spec_version))
+        core = RepoCore(self._core.storage, cfg, self._core.spec_version)
+        if isinstance(authorize_virtual_chunk_access, EllipsisType):
+            core.authorize_virtual(self._core.virtual_access)
+            return type(self)(core)
+        return type(self)(_authorize(core, authorize_virtual_chunk_access))
+
+    async def reopen_async(
+        self,
+        config: RepositoryConfig | None = None,
+        authorize_virtual_chunk_access: dict[str, Any] | EllipsisType | None = ...,
+    ) -> Self:
+        """Async :meth:`reopen` (it does no I/O)."""
+        return self.reopen(config, authorize_virtual_chunk_access)
+
+    @property
+    def authorized_virtual_container_prefixes(self) -> set[str]:
+        """URL prefixes of the virtual chunk containers this handle may read from."""
+        return self._core.virtual.authorized_prefixes()
 
     @property
     def config(self) -> RepositoryConfig:
@@ -590,12 +617,21 @@ class Repository(RepositoryAdminMixin):
             "config": self._core.config,
             "spec_version": self._core.spec_version,
             "default_commit_metadata": self._default_commit_metadata,
+            "virtual_access": self._core.virtual_access,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         spec = state.get("spec_version", 2)
         self._core = RepoCore(state["storage"], state["config"], spec)
         self._default_commit_metadata = dict(state.get("default_commit_metadata", {}))
+        self._core.authorize_virtual(state.get("virtual_access") or {})
+
+
+def _authorize(core: RepoCore, access: dict[str, Any] | None) -> RepoCore:
+    """Record which virtual chunk containers the opener authorized."""
+    core.authorize_virtual(normalize_authorizations(access))
+    core.virtual.check_credentials()
+    return core
 
 
 async def _check_clean_root(storage: Storage) -> None:

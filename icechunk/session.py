@@ -13,7 +13,10 @@ from icechunk.errors import ErrorKind, ReadOnlyError, SessionStateError
 from icechunk.format.ids import SnapshotId
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from icechunk._repo_core import RepoCore
+    from icechunk._virtual_refs import ChunkType
     from icechunk.conflicts import ConflictSolver
     from icechunk.diff import Diff
     from icechunk.store import IcechunkStore
@@ -369,6 +372,28 @@ class Session(SessionExtrasMixin):
         """
         sync(self.merge_async(*others))
 
+    # ------------------------------------------------------------------ virtual chunks
+    async def all_virtual_chunk_locations_async(self) -> list[str]:
+        """The absolute location of every virtual chunk, one entry per chunk."""
+        from icechunk._virtual_refs import all_virtual_chunk_locations
+
+        return await all_virtual_chunk_locations(self._core)
+
+    def all_virtual_chunk_locations(self) -> list[str]:
+        """The absolute location of every virtual chunk, one entry per chunk."""
+        return sync(self.all_virtual_chunk_locations_async())
+
+    async def chunk_type_async(
+        self, array_path: str, chunk_coordinates: Sequence[int]
+    ) -> ChunkType:
+        """How a chunk is stored: a :class:`~icechunk.ChunkType`."""
+        from icechunk._virtual_refs import chunk_type
+
+        return await chunk_type(self._core, array_path, chunk_coordinates)
+
+    def chunk_type(self, array_path: str, chunk_coordinates: Sequence[int]) -> ChunkType:
+        """How a chunk is stored: a :class:`~icechunk.ChunkType`."""
+        return sync(self.chunk_type_async(array_path, chunk_coordinates))
 
     # ------------------------------------------------------------------ pickling
     def __getstate__(self) -> dict[str, Any]:
