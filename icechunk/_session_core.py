@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from icechunk._moves import check_move, move_records, moved_path
 from icechunk.changeset import ArrayMeta, ChangeSet, Coords, NewNode
 from icechunk.errors import (
     AlreadyExistsError,
-    ConflictError,
     ErrorKind,
     InvalidInputError,
     NodeNotFoundError,
@@ -31,14 +31,11 @@ from icechunk.format.model import (
     InlinePayload,
     ManifestFileInfo,
     ManifestRef,
+    MoveRecord,
     NativePayload,
     NodeSnapshot,
-    RepoInfo,
     Snapshot,
-    SnapshotEntry,
     TransactionLog,
-    UpdateKind,
-    UpdateRecord,
 )
 from icechunk.refs import now_micros
 from icechunk.zarr_meta import ChunkKeyEncoding, parse_zarr_json
@@ -116,11 +113,15 @@ class SessionCore:
         branch: str | None,
         writable: bool,
         changes: ChangeSet | None = None,
+        *,
+        rearrange: bool = False,
     ) -> None:
         self.repo = repo
         self.snapshot_id = snapshot_id
         self.branch = branch
         self.writable = writable
+        #: A rearrange session may only move nodes (and commit the moves).
+        self.rearrange = rearrange
         self.changes = changes or ChangeSet()
         #: Repository default commit metadata captured when the session was created;
         #: keys passed to ``commit`` win.
@@ -137,7 +138,11 @@ class SessionCore:
 
     async def _nodes(self) -> dict[str, NodeSnapshot]:
         if self._index is None:
-            self._index = {n.path: n for n in (await self.snapshot()).nodes}
+            nodes = (await self.snapshot()).nodes
+            moves = self.changes.moves
+            if moves:
+                nodes = tuple(replace(n, path=moved_path(n.path, moves)) for n in nodes)
+            self._index = {n.path: n for n in nodes}
         return self._index
 
     async def get_node(self, path: str) -> NodeView | None:
@@ -235,9 +240,40 @@ class SessionCore:
                 ErrorKind.READ_ONLY_SESSION,
             )
 
+    def _require_data_writes(self) -> None:
+        self._require_writable()
+        if self.rearrange:
+            raise SessionStateError(
+                "this session was opened to rearrange the hierarchy and can only move "
+                "nodes; commit or discard it and open repo.writable_session(branch) to "
+                "write data or metadata",
+                ErrorKind.REARRANGE_SESSION_ONLY,
+            )
+
+    async def move_node(self, source: str, target: str) -> None:
+        """Move the node at ``source``, with everything below it, to ``target``."""
+        index = await self._nodes()
+        if not isinstance(source, str) or source not in index:
+            check_move({}, source, target)  # the typed error for a bad or missing source
+        if not self.writable:
+            raise ReadOnlyError(
+                "read-only sessions cannot move nodes; open repo.rearrange_session(branch)",
+                ErrorKind.READ_ONLY_SESSION,
+            )
+        if not self.rearrange:
+            raise SessionStateError(
+                "moving nodes needs a rearrange session: commit or discard this session, "
+                "then open repo.rearrange_session(branch) and move there",
+                ErrorKind.NON_REARRANGE_SESSION,
+            )
+        check_move({p: n.array is None for p, n in index.items()}, source, target)
+        self.changes.moves.append((source, target))
+        self.changes.moved.update(n.id for p, n in index.items() if _under(p, source))
+        self._index = None
+
     async def set_metadata(self, path: str, raw: bytes) -> None:
         """Create or update the group/array at ``path`` from its zarr.json bytes."""
-        self._require_writable()
+        self._require_data_writes()
         validate_path(path)
         parsed = parse_zarr_json(raw)
         existing = await self.get_node(path)
@@ -265,7 +301,7 @@ class SessionCore:
 
     async def delete_node(self, path: str) -> None:
         """Delete the node at ``path`` and, for a group, everything below it."""
-        self._require_writable()
+        self._require_data_writes()
         for node in reversed(await self.list_nodes(path)):
             self.changes.drop_node(node.id)
             if node.is_new:
@@ -277,7 +313,7 @@ class SessionCore:
 
     async def set_chunk(self, path: str, coords: Coords, data: bytes) -> None:
         """Store an encoded chunk: inline when small, else as a new chunk file."""
-        self._require_writable()
+        self._require_data_writes()
         node = await self._require_array(path)
         self._check_coords(node, coords)
         if not data:
@@ -296,7 +332,7 @@ class SessionCore:
 
     async def set_payload(self, path: str, coords: Coords, payload: ChunkPayload | None) -> None:
         """Record an already-stored payload (virtual refs) or a delete (None)."""
-        self._require_writable()
+        self._require_data_writes()
         node = await self._require_array(path)
         assert node.array is not None
         if payload is None and len(coords) == len(node.array.shape) and min(coords, default=0) >= 0:
@@ -338,37 +374,9 @@ class SessionCore:
         self, message: str, metadata: dict[str, Any] | None, allow_empty: bool
     ) -> SnapshotId:
         """Write the new snapshot and move the branch; raises ConflictError if it moved."""
-        self._require_writable()
-        if self.branch is None:
-            raise SessionStateError(
-                "cannot commit a session that is not on a branch", ErrorKind.NOT_ON_BRANCH
-            )
-        if self.changes.is_empty() and not allow_empty:
-            raise SessionStateError(
-                "cannot commit: no changes made to the session "
-                "(pass allow_empty=True to commit anyway)",
-                ErrorKind.NO_CHANGES_TO_COMMIT,
-            )
-        snap = await self.flush(message, {**self.default_metadata, **(metadata or {})})
-        branch, parent = self.branch, self.snapshot_id
+        from icechunk._commit import commit_session
 
-        def move_branch(info: RepoInfo) -> tuple[RepoInfo, UpdateRecord]:
-            tip = info.branches.get(branch)
-            if tip is None:
-                from icechunk.errors import RefNotFoundError
-
-                raise RefNotFoundError(f"branch {branch!r} no longer exists", ErrorKind.BRANCH_NOT_FOUND)
-            if tip != parent:
-                raise ConflictError(str(parent), str(tip))
-            entry = SnapshotEntry(snap.id, parent, snap.flushed_at, snap.message, snap.metadata)
-            snapshots = {**info.snapshots, snap.id: entry}
-            new = replace(info, branches={**info.branches, branch: snap.id}, snapshots=snapshots)
-            return new, UpdateRecord(UpdateKind.NEW_COMMIT, 0, name=branch, new_snap_id=snap.id)
-
-        await self.repo.refs.update(move_branch)
-        self._rebase_onto(snap)
-        self.writable = False
-        return snap.id
+        return await commit_session(self, message, metadata, allow_empty=allow_empty)
 
     def _rebase_onto(self, snap: Snapshot) -> None:
         self.snapshot_id = snap.id
@@ -376,8 +384,17 @@ class SessionCore:
         self._index = None
         self.changes = ChangeSet()
 
-    async def flush(self, message: str, metadata: dict[str, Any]) -> Snapshot:
-        """Write manifests, the snapshot and its transaction log for the current changes."""
+    async def flush(
+        self,
+        message: str,
+        metadata: dict[str, Any],
+        *,
+        merge_with: TransactionLog | None = None,
+    ) -> Snapshot:
+        """Write manifests, the snapshot and its transaction log for the current changes.
+
+        ``merge_with`` is the log of a commit being amended: the new log covers both.
+        """
         base = await self.snapshot()
         known_files = {m.id: m for m in base.manifest_files}
         nodes: list[NodeSnapshot] = []
@@ -397,6 +414,10 @@ class SessionCore:
             parent_id=self.snapshot_id,
         )
         log = self._transaction_log(snap.id)
+        if merge_with is not None:
+            from icechunk._commit import amended_log
+
+            log = amended_log(merge_with, log)
         await self.repo.assets.write_transaction_log(log)
         await self.repo.assets.write_snapshot(snap)
         return snap
@@ -456,7 +477,13 @@ class SessionCore:
             updated_arrays=frozenset(ch.updated_arrays),
             updated_groups=frozenset(ch.updated_groups),
             updated_chunks=chunks,
+            moved_nodes=self._move_records(),
         )
+
+    def _move_records(self) -> tuple[MoveRecord, ...]:
+        if not self.changes.moves or self._snapshot is None:
+            return ()
+        return move_records(self._snapshot.nodes, self.changes.moved, self.changes.moves)
 
 
 def _drop_out_of_bounds(table: ChunkTable, counts: list[int]) -> ChunkTable:

@@ -27,7 +27,7 @@ from icechunk.format.model import RepoInfo, RepoStatusData, SnapshotEntry
 from icechunk.refs import Mutation, RepoInfoStore, RepoState, _backoff
 from icechunk.storage import ConditionalPutFailed, PutMode, Storage, VersionToken
 
-__all__ = ["V1RefStore", "detect_spec_version", "refuse_v1_write"]
+__all__ = ["V1RefStore", "detect_spec_version", "refuse_v1_write", "require_spec_v2"]
 
 _MAIN_REF_KEY = v1.branch_ref_key("main")
 #: Version token of the synthesized state; v1 state is never written back through it.
@@ -52,11 +52,29 @@ def refuse_v1_write(operation: str) -> NoReturn:
     Raises
     ------
     FormatError
-        Always, with kind :attr:`ErrorKind.UNSUPPORTED_OPERATION_FOR_VERSION`.
+        Always, with kind :attr:`ErrorKind.UNSUPPORTED_SPEC_VERSION` (the kind the
+        reference implementation reports for these refusals).
     """
-    raise FormatError(
-        f"{UPGRADE_HINT}: cannot {operation}", ErrorKind.UNSUPPORTED_OPERATION_FOR_VERSION
-    )
+    raise FormatError(f"{UPGRADE_HINT}: cannot {operation}", ErrorKind.UNSUPPORTED_SPEC_VERSION)
+
+
+def require_spec_v2(spec_version: int, operation: str) -> None:
+    """Refuse ``operation`` on a repository older than spec version 2.
+
+    Parameters
+    ----------
+    spec_version
+        The repository's on-disk spec version.
+    operation
+        Short description of the operation, used in the message.
+
+    Raises
+    ------
+    FormatError
+        When ``spec_version`` is below 2 (see :func:`refuse_v1_write`).
+    """
+    if spec_version < 2:
+        refuse_v1_write(operation)
 
 
 async def detect_spec_version(storage: Storage) -> int | None:

@@ -46,6 +46,10 @@ class ChangeSet:
     deleted_groups: dict[str, NodeId] = field(default_factory=dict)
     deleted_arrays: dict[str, NodeId] = field(default_factory=dict)
     chunks: dict[NodeId, dict[Coords, ChunkPayload | None]] = field(default_factory=dict)
+    #: Move operations of a rearrange session, in order, as ``(from_path, to_path)``.
+    moves: list[tuple[str, str]] = field(default_factory=list)
+    #: Ids of the nodes some move carried along (they get transaction-log records).
+    moved: set[NodeId] = field(default_factory=set)
 
     def is_empty(self) -> bool:
         """True when nothing was changed."""
@@ -56,6 +60,7 @@ class ChangeSet:
             or self.deleted_groups
             or self.deleted_arrays
             or any(self.chunks.values())
+            or self.moves
         )
 
     def is_deleted(self, path: str) -> bool:
@@ -96,3 +101,5 @@ class ChangeSet:
         self.updated_groups.update(other.updated_groups)
         for node, writes in other.chunks.items():
             self.chunks.setdefault(node, {}).update(writes)
+        self.moves.extend(other.moves)
+        self.moved |= other.moved

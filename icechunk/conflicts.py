@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from icechunk._moves import blocked_move
 from icechunk.errors import ErrorKind, RebaseFailedError, SessionStateError
 from icechunk.format.ids import NodeId, SnapshotId
 from icechunk.format.model import Snapshot, TransactionLog
@@ -167,25 +168,26 @@ class BasicConflictSolver(ConflictSolver):
         self.fail_on_delete_of_updated_group = fail_on_delete_of_updated_group
 
     def _resolve(self, changes: ChangeSet, conflicts: list[_Found]) -> list[Conflict]:
-        left: list[Conflict] = []
-        for found in conflicts:
-            kind = found.conflict.conflict_type
-            if kind is ConflictType.ChunkDoubleUpdate:
-                if self.on_chunk_conflict is VersionSelection.Fail:
-                    left.append(found.conflict)
-                elif self.on_chunk_conflict is VersionSelection.UseTheirs and found.node is not None:
+        # All or nothing: if one conflict cannot be solved, the rebase fails reporting
+        # every conflict found, and the change set is left untouched.
+        if not all(self._solvable(f.conflict.conflict_type) for f in conflicts):
+            return [f.conflict for f in conflicts]
+        if self.on_chunk_conflict is VersionSelection.UseTheirs:
+            for found in conflicts:
+                if found.conflict.conflict_type is ConflictType.ChunkDoubleUpdate and found.node:
                     writes = changes.chunks.get(found.node, {})
                     for coords in found.coords:
                         writes.pop(coords, None)
-            elif kind is ConflictType.DeleteOfUpdatedArray:
-                if self.fail_on_delete_of_updated_array:
-                    left.append(found.conflict)
-            elif kind is ConflictType.DeleteOfUpdatedGroup:
-                if self.fail_on_delete_of_updated_group:
-                    left.append(found.conflict)
-            else:
-                left.append(found.conflict)
-        return left
+        return []
+
+    def _solvable(self, kind: ConflictType) -> bool:
+        if kind is ConflictType.ChunkDoubleUpdate:
+            return self.on_chunk_conflict is not VersionSelection.Fail
+        if kind is ConflictType.DeleteOfUpdatedArray:
+            return not self.fail_on_delete_of_updated_array
+        if kind is ConflictType.DeleteOfUpdatedGroup:
+            return not self.fail_on_delete_of_updated_group
+        return False
 
 
 class _Found:
@@ -216,8 +218,13 @@ def detect_conflicts(
     def add(kind: ConflictType, node: NodeId, path: str | None = None) -> None:
         found.append(_Found(Conflict(kind, path or paths.get(node, "?")), node))
 
-    if log.moved_nodes and not ours.is_empty():
-        found.append(_Found(Conflict(ConflictType.MoveOperationCannotBeRebased, "/")))
+    if log.moved_nodes:
+        # Their paths changed under us: nothing of ours can be replayed safely.
+        found.append(_Found(Conflict(ConflictType.MoveOperationCannotBeRebased, "")))
+    if ours.moves:
+        stuck = blocked_move({n.path for n in theirs.nodes}, ours.moves)
+        if stuck is not None:
+            found.append(_Found(Conflict(ConflictType.MoveOperationCannotBeRebased, stuck)))
     ours_deleted = {**ours.deleted_groups, **ours.deleted_arrays}
     for path, new in ours.new_nodes.items():
         if path in their_paths and path not in ours_deleted:
@@ -232,18 +239,22 @@ def detect_conflicts(
             add(ConflictType.ZarrMetadataUpdateOfDeletedGroup, node)
         elif node in log.updated_groups:
             add(ConflictType.ZarrMetadataDoubleUpdate, node)
-    for node in _ordered((n for n, w in ours.chunks.items() if w), paths):
+    written = _ordered((n for n, w in ours.chunks.items() if w), paths)
+    for node in written:
         if node in log.deleted_arrays:
             add(ConflictType.ChunksUpdatedInDeletedArray, node)
         elif node in log.updated_arrays:
             add(ConflictType.ChunksUpdatedInUpdatedArray, node)
-        else:
-            both = sorted(set(ours.chunks[node]) & log.updated_chunks.get(node, frozenset()))
-            if both:
-                conflict = Conflict(
-                    ConflictType.ChunkDoubleUpdate, paths.get(node, "?"), [list(c) for c in both]
-                )
-                found.append(_Found(conflict, node, both))
+    # Chunks both sides wrote are reported even when the array's metadata also changed.
+    for node in written:
+        if node in log.deleted_arrays:
+            continue
+        both = sorted(set(ours.chunks[node]) & log.updated_chunks.get(node, frozenset()))
+        if both:
+            conflict = Conflict(
+                ConflictType.ChunkDoubleUpdate, paths.get(node, "?"), [list(c) for c in both]
+            )
+            found.append(_Found(conflict, node, both))
     for path, node in sorted(ours.deleted_arrays.items()):
         if node in log.updated_arrays or node in log.updated_chunks:
             add(ConflictType.DeleteOfUpdatedArray, node, path)

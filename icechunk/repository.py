@@ -11,7 +11,7 @@ from icechunk._admin_core import refuse_if_not_online
 from icechunk._repo_core import MAIN, RepoCore, parse_snapshot_id
 from icechunk._repository_admin import RepositoryAdminMixin
 from icechunk._sync import sync
-from icechunk._v1_repo import detect_spec_version, refuse_v1_write
+from icechunk._v1_repo import detect_spec_version, refuse_v1_write, require_spec_v2
 from icechunk._virtual import normalize_authorizations
 from icechunk.asset_manager import REPO_INFO_KEY
 from icechunk.config import RepositoryConfig
@@ -417,6 +417,7 @@ class Repository(RepositoryAdminMixin):
 
     async def set_metadata_async(self, metadata: dict[str, Any]) -> None:
         """Replace the repository-level metadata."""
+        require_spec_v2(self._core.spec_version, "change repository metadata")
         await self._core.set_metadata(metadata)
 
     def set_metadata(self, metadata: dict[str, Any]) -> None:
@@ -489,6 +490,31 @@ class Repository(RepositoryAdminMixin):
     def writable_session(self, branch: str) -> Session:
         """A session that can write and commit to ``branch``."""
         return sync(self.writable_session_async(branch))
+
+    async def rearrange_session_async(self, branch: str) -> Session:
+        """A session on ``branch`` that can only move nodes, then commit the moves (async).
+
+        Raises
+        ------
+        RefNotFoundError
+            If the branch does not exist.
+        FormatError
+            On a spec-version-1 repository (kind ``unsupported-spec-version``).
+        """
+        require_spec_v2(self._core.spec_version, "open a rearrange session")
+        info = await self._core.info()
+        refuse_if_not_online(info, "Cannot create rearrange session")
+        tip = await self._core.lookup_branch(branch)
+        session = Session._new(self._core, tip, branch, writable=True, rearrange=True)
+        session._core.default_metadata = dict(self._default_commit_metadata)
+        return session
+
+    def rearrange_session(self, branch: str) -> Session:
+        """A session on ``branch`` that can only move nodes (:meth:`Session.move`).
+
+        See :meth:`rearrange_session_async`.
+        """
+        return sync(self.rearrange_session_async(branch))
 
     # ------------------------------------------------------------------ diff and ops log
     async def diff_async(

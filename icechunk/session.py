@@ -34,18 +34,23 @@ _PICKLE_MESSAGE = (
 
 
 class SessionMode(Enum):
-    """Whether a session can write (``writable``), only move nodes (``rearrange``) or not."""
+    """What a session may do: only read, read and write, or only move nodes."""
 
-    readonly = "readonly"
-    writable = "writable"
-    rearrange = "rearrange"
-    # Upper-case aliases, kept for code that used them.
-    READONLY = "readonly"
-    WRITABLE = "writable"
-    REARRANGE = "rearrange"
+    readonly = 0
+    writable = 1
+    rearrange = 2
+    # Upper-case spellings of the same members, for readability in new code.
+    READONLY = 0
+    WRITABLE = 1
+    REARRANGE = 2
 
     def __repr__(self) -> str:
         return f"SessionMode.{self.name}"
+
+    __str__ = __repr__
+
+    def __int__(self) -> int:
+        return int(self.value)
 
 
 class Session(SessionExtrasMixin):
@@ -60,8 +65,16 @@ class Session(SessionExtrasMixin):
         self._allow_pickling = False
 
     @classmethod
-    def _new(cls, repo: RepoCore, snapshot_id: SnapshotId, branch: str | None, writable: bool) -> Session:
-        return cls(SessionCore(repo, snapshot_id, branch, writable))
+    def _new(
+        cls,
+        repo: RepoCore,
+        snapshot_id: SnapshotId,
+        branch: str | None,
+        writable: bool,
+        *,
+        rearrange: bool = False,
+    ) -> Session:
+        return cls(SessionCore(repo, snapshot_id, branch, writable, rearrange=rearrange))
 
     # ------------------------------------------------------------------ state
     @property
@@ -72,7 +85,10 @@ class Session(SessionExtrasMixin):
     @property
     def mode(self) -> SessionMode:
         """The session's mode."""
-        return SessionMode.WRITABLE if self._core.writable else SessionMode.READONLY
+        core = self._core
+        if not core.writable:
+            return SessionMode.readonly
+        return SessionMode.rearrange if core.rearrange else SessionMode.writable
 
     @property
     def snapshot_id(self) -> str:
@@ -101,6 +117,7 @@ class Session(SessionExtrasMixin):
         from icechunk.changeset import ChangeSet
 
         self._core.changes = ChangeSet()
+        self._core._index = None  # undone moves change which node is at which path
 
     # ------------------------------------------------------------------ commit
     async def commit_async(
@@ -122,10 +139,7 @@ class Session(SessionExtrasMixin):
             If there is nothing to commit (unless ``allow_empty``) or the session is not
             on a branch.
         """
-        if not isinstance(message, str):
-            from icechunk.errors import InvalidInputError
-
-            raise InvalidInputError("commit message must be a string")
+        _check_commit_args(message, metadata)
         if rebase_with is not None:
             from icechunk.conflicts import rebase_session
             from icechunk.errors import ConflictError, RebaseFailedError
@@ -165,6 +179,81 @@ class Session(SessionExtrasMixin):
                 allow_empty=allow_empty,
             )
         )
+
+    async def amend_async(
+        self, message: str, *, metadata: dict[str, Any] | None = None, allow_empty: bool = False
+    ) -> str:
+        """Replace the branch tip by a commit holding its changes plus this session's (async).
+
+        The new snapshot's parent is the old tip's parent, so the old tip leaves the
+        branch's ancestry (it stays in the repository until expired). Afterwards the
+        session is read-only and based on the new snapshot.
+
+        Parameters
+        ----------
+        message
+            The message of the replacing commit.
+        metadata
+            Its properties (they replace the old tip's).
+        allow_empty
+            Amend even if the session changed nothing, e.g. to reword the message.
+
+        Returns
+        -------
+        str
+            The id of the new snapshot.
+
+        Raises
+        ------
+        ConflictError
+            If the branch moved since the session started.
+        SessionStateError
+            If the session cannot commit, has no changes (without ``allow_empty``), or
+            is based on the repository's first commit (kind
+            ``no-amend-for-initial-commit``).
+        """
+        from icechunk._commit import commit_session
+
+        _check_commit_args(message, metadata)
+        sid = await commit_session(
+            self._core, message, metadata, allow_empty=allow_empty, amend=True
+        )
+        return str(sid)
+
+    def amend(
+        self, message: str, *, metadata: dict[str, Any] | None = None, allow_empty: bool = False
+    ) -> str:
+        """Replace the branch tip by a commit holding its changes plus this session's.
+
+        See :meth:`amend_async`.
+        """
+        return sync(self.amend_async(message, metadata=metadata, allow_empty=allow_empty))
+
+    # ------------------------------------------------------------------ moves
+    async def move_async(self, from_path: str, to_path: str) -> None:
+        """Move or rename a group or array, with everything below it (async).
+
+        Only the hierarchy changes; no chunk is copied. Needs a session from
+        :meth:`Repository.rearrange_session`; the destination's parent group must exist.
+
+        Raises
+        ------
+        SessionStateError
+            Outside a rearrange session (kind ``non-rearrange-session``), when moving a
+            node into itself, or when the destination's parent is missing or an array.
+        NodeNotFoundError
+            If nothing exists at ``from_path``.
+        AlreadyExistsError
+            If a node already exists at ``to_path`` (kind ``move-wont-overwrite``).
+        """
+        await self._core.move_node(from_path, to_path)
+
+    def move(self, from_path: str, to_path: str) -> None:
+        """Move or rename a group or array, with everything below it.
+
+        See :meth:`move_async`.
+        """
+        sync(self.move_async(from_path, to_path))
 
     # ------------------------------------------------------------------ status
     async def status_async(self) -> Diff:
@@ -243,7 +332,10 @@ class Session(SessionExtrasMixin):
             )
         core = self._core
         changes = copy.deepcopy(core.changes)
-        return ForkSession(SessionCore(core.repo, core.snapshot_id, None, True, changes))
+        fork_core = SessionCore(
+            core.repo, core.snapshot_id, None, True, changes, rearrange=core.rearrange
+        )
+        return ForkSession(fork_core)
 
     async def merge_async(self, *others: Session) -> None:
         """Fold the uncommitted changes of ``others`` (usually forks) into this session (async).
@@ -259,6 +351,12 @@ class Session(SessionExtrasMixin):
         """
         if not self._core.writable:
             raise ReadOnlyError("read-only sessions cannot merge changes from other sessions")
+        if self._core.rearrange:
+            raise SessionStateError(
+                "a rearrange session can only move nodes and cannot merge other sessions; "
+                "merge into a regular writable session instead",
+                ErrorKind.REARRANGE_SESSION_ONLY,
+            )
         for other in others:
             if other is self:
                 continue
@@ -307,12 +405,18 @@ class Session(SessionExtrasMixin):
             "snapshot_id": core.snapshot_id,
             "branch": core.branch,
             "writable": core.writable,
+            "rearrange": core.rearrange,
             "changes": core.changes,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._core = SessionCore(
-            state["repo"], state["snapshot_id"], state["branch"], state["writable"], state["changes"]
+            state["repo"],
+            state["snapshot_id"],
+            state["branch"],
+            state["writable"],
+            state["changes"],
+            rearrange=state.get("rearrange", False),
         )
         self._allow_pickling = False
 
@@ -363,6 +467,26 @@ class ForkSession(Session):
             ErrorKind.COMMIT_NOT_ALLOWED,
         )
 
+    async def amend_async(
+        self, message: str, *, metadata: dict[str, Any] | None = None, allow_empty: bool = False
+    ) -> str:
+        """Always refused, like :meth:`commit_async`."""
+        return await self.commit_async(message, metadata, allow_empty=allow_empty)
+
+    async def flush_async(self, message: str, *, metadata: dict[str, Any] | None = None) -> str:
+        """Always refused: merge the fork into its parent session and flush that one.
+
+        Raises
+        ------
+        SessionStateError
+            Always (kind ``commit-not-allowed``).
+        """
+        raise SessionStateError(
+            "forked sessions cannot flush; merge them back into the session they were "
+            "forked from (Session.merge) and flush that session",
+            ErrorKind.COMMIT_NOT_ALLOWED,
+        )
+
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
         state["origin"] = self._origin
@@ -375,3 +499,11 @@ class ForkSession(Session):
 
 
 __all__ += ["ForkSession"]
+
+
+def _check_commit_args(message: object, metadata: object) -> None:
+    """Type errors for a commit's message and properties, as the real API raises them."""
+    if not isinstance(message, str):
+        raise TypeError(f"'{type(message).__name__}' object is not an instance of 'str'")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise TypeError(f"'{type(metadata).__name__}' object is not an instance of 'dict'")

@@ -209,8 +209,9 @@ def test_read_only_session_refuses_writes(repo: ic.Repository) -> None:
     assert ro.read_only and ro.store.read_only
     with pytest.raises((ic.IcechunkError, ValueError)):
         zarr.create_group(ro.store)
-    with pytest.raises(ic.ReadOnlyError):
+    with pytest.raises(ic.SessionStateError) as err:  # the real API's error for this
         ro.commit("no")
+    assert err.value.kind == "commit-not-allowed"
 
 
 def test_discard_changes(repo: ic.Repository) -> None:

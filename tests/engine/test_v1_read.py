@@ -142,7 +142,7 @@ def test_v2_only_operations_are_refused(v1_sample_repo: SampleRepo, operation: s
     repo = _open(v1_sample_repo)
     with pytest.raises(FormatError, match=r"at least version 2\.0, please upgrade") as info:
         _V2_ONLY[operation](repo)
-    assert info.value.kind == ErrorKind.UNSUPPORTED_OPERATION_FOR_VERSION
+    assert info.value.kind == ErrorKind.UNSUPPORTED_SPEC_VERSION  # as the real wheel reports
     assert _files(v1_sample_repo.path) == before
 
 
