@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 import zarr
+from interop import harness
 
 import icechunk as ic
 
-REAL_PYTHON = Path(__file__).resolve().parents[2] / ".venv-real" / "bin" / "python"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 Edit = Callable[[ic.Session], None]
 
@@ -215,10 +216,10 @@ def _run(python: Path | str, pythonpath: str, cwd: Path) -> list[list[object]]:
     return result
 
 
-@pytest.mark.skipif(not REAL_PYTHON.exists(), reason="reference icechunk wheel not installed")
+@pytest.mark.interop
 def test_conflicts_match_reference_wheel(tmp_path: Path) -> None:
-    ours = _run(sys.executable, str(REAL_PYTHON.parents[2]), tmp_path)
-    assert ours == _run(REAL_PYTHON, "", tmp_path)
+    ours = _run(sys.executable, str(REPO_ROOT), tmp_path)
+    assert ours == _run(harness.real_python(), "", tmp_path)
     assert {c[0] for c in ours} >= {
         "ChunkDoubleUpdate",
         "ZarrMetadataDoubleUpdate",
