@@ -45,7 +45,7 @@ from icechunk.errors import (
     SnapshotNotFoundError,
     StorageError,
 )
-from icechunk.ops import Update, UpdateType
+from icechunk.ops import GCSummary, Update, UpdateType
 from icechunk.repository import Repository
 from icechunk.session import ForkSession, Session, SessionMode
 from icechunk.snapshots import SnapshotInfo
@@ -75,6 +75,7 @@ __all__ = [
     "ErrorKind",
     "ForkSession",
     "FormatError",
+    "GCSummary",
     "IcechunkError",
     "IcechunkStore",
     "InternalError",

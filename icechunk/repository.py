@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any, Self
 
 from icechunk._repo_core import MAIN, RepoCore, parse_snapshot_id
+from icechunk._repo_maintenance import MaintenanceMixin
 from icechunk._sync import sync
 from icechunk._v1_repo import detect_spec_version, refuse_v1_write
 from icechunk.asset_manager import REPO_INFO_KEY
@@ -56,7 +57,7 @@ class _Ancestry:
         return SnapshotInfo(await self._agen.__anext__())
 
 
-class Repository:
+class Repository(MaintenanceMixin):
     """An Icechunk repository: branches, tags, snapshots and sessions over one storage."""
 
     def __init__(self, core: RepoCore) -> None:
