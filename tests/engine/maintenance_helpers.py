@@ -42,10 +42,11 @@ def write(repo: ic.Repository, branch: str, index: int, value: int) -> str:
 def read(repo: ic.Repository, **ref: Any) -> list[int] | None:
     """The contents of ``/a`` at a branch, tag or snapshot; None when it does not exist."""
     session = repo.readonly_session(**ref)
-    root = zarr.open_group(session.store, mode="r")
-    if "a" not in root:
+    try:
+        array = zarr.open_array(session.store, path="a", mode="r")
+    except FileNotFoundError:  # zarr's NodeNotFoundError derives from it
         return None
-    return [int(x) for x in np.asarray(root["a"][:])]
+    return [int(x) for x in np.asarray(array[:])]
 
 
 def ancestry_ids(repo: ic.Repository, **ref: Any) -> list[str]:
