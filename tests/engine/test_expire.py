@@ -186,3 +186,14 @@ def test_v1_repositories_refuse_with_an_upgrade_hint(v1_sample_repo: SampleRepo)
     assert info.value.kind == ErrorKind.UNSUPPORTED_OPERATION_FOR_VERSION
     with pytest.raises(SessionStateError, match="upgrade"):
         repo.garbage_collect(now)
+
+
+def test_diff_over_an_expired_span_includes_the_pruned_commits(
+    history: tuple[ic.Repository, list[str]],
+) -> None:
+    repo, snaps = history
+    before = repo.diff(from_snapshot_id=INITIAL, to_snapshot_id=snaps[4])
+    repo.expire_snapshots(written_at(repo, snaps[4]))
+    after = repo.diff(from_snapshot_id=INITIAL, to_snapshot_id=snaps[4])
+    assert after.updated_chunks == before.updated_chunks == {"/a": [[0], [1], [2], [3]]}
+    assert after.new_arrays == before.new_arrays == {"/a"}
