@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from icechunk._sync import sync
 
 if TYPE_CHECKING:
     from icechunk._maintenance_types import ChunkStorageStats, GCSummary
     from icechunk._repo_core import RepoCore
+    from icechunk.snapshots import ManifestFileInfo
 
 __all__ = ["MaintenanceMixin"]
 
@@ -170,6 +171,69 @@ class MaintenanceMixin:
                 max_concurrent_listings=max_concurrent_listings,
             )
         )
+
+    # ------------------------------------------------------------------ manifests
+    async def rewrite_manifests_async(
+        self,
+        message: str,
+        *,
+        branch: str,
+        metadata: dict[str, Any] | None = None,
+        commit_method: str = "new_commit",
+    ) -> str:
+        """Rewrite the manifests of ``branch``'s tip and commit (async)."""
+        from icechunk._rewrite import rewrite_manifests
+
+        return await rewrite_manifests(
+            self._core, message, branch=branch, metadata=metadata, commit_method=commit_method
+        )
+
+    def rewrite_manifests(
+        self,
+        message: str,
+        *,
+        branch: str,
+        metadata: dict[str, Any] | None = None,
+        commit_method: str = "new_commit",
+    ) -> str:
+        """Write fresh manifests for every array of ``branch``'s tip and commit them.
+
+        The data does not change; the commit metadata records the manifest splitting
+        configuration in effect under ``metadata["__icechunk"]["splitting_config"]``.
+
+        Parameters
+        ----------
+        message : str
+            Commit message.
+        branch : str
+            The branch to rewrite and commit to.
+        metadata : dict, optional
+            Extra commit metadata.
+        commit_method : {"new_commit", "amend"}, optional
+            Add a commit, or replace the tip commit (logged as ``CommitAmended``).
+
+        Returns
+        -------
+        str
+            The new snapshot id.
+        """
+        return sync(
+            self.rewrite_manifests_async(
+                message, branch=branch, metadata=metadata, commit_method=commit_method
+            )
+        )
+
+    async def list_manifest_files_async(self, snapshot_id: str) -> list[ManifestFileInfo]:
+        """The manifest files a snapshot uses (async)."""
+        from icechunk.snapshots import ManifestFileInfo
+
+        sid = await self._core.resolve_snapshot(snapshot_id)
+        snap = await self._core.assets.fetch_snapshot(sid)
+        return [ManifestFileInfo(info) for info in snap.manifest_files]
+
+    def list_manifest_files(self, snapshot_id: str) -> list[ManifestFileInfo]:
+        """The manifest files a snapshot uses, with their sizes and chunk ref counts."""
+        return sync(self.list_manifest_files_async(snapshot_id))
 
     # ------------------------------------------------------------------ stats
     async def chunk_storage_stats_async(

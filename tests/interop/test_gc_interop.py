@@ -79,3 +79,15 @@ def test_real_commits_on_top_of_our_maintained_repo(tmp_path: Path) -> None:
     top = harness.run_script("commit_on_top", source, "main", python=harness.real_python())
     seen = harness.run_script("gc_history", "read", source, python=harness.ours_python())
     assert seen["branches"]["main"]["ancestry"][0] == top["snapshot_id"]
+
+
+def test_rewritten_manifests_read_the_same_in_both(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    harness.run_script("gc_history", "write", source, python=harness.real_python())
+    before = harness.run_script("gc_history", "read", source, python=harness.real_python())
+    new = harness.run_script("gc_history", "rewrite", source, python=harness.ours_python())
+    after = harness.run_script("gc_history", "read", source, python=harness.real_python())
+    main = after["branches"]["main"]
+    assert main["ancestry"][0] == new["snapshot_id"]
+    assert main["ancestry"][1:] == before["branches"]["main"]["ancestry"]
+    assert main["data"][0] == before["branches"]["main"]["data"][0]

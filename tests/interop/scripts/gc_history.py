@@ -10,6 +10,8 @@ Uses only the public icechunk API, so it runs under the real wheel and under pyi
 ``gc_history.py maintain PATH CUT [delete_refs]``
     Runs ``expire_snapshots(CUT)`` and ``garbage_collect(CUT)``; with ``delete_refs`` the
     expired branches and tags are deleted too. Prints the expired ids and the GC summary.
+``gc_history.py rewrite PATH``
+    Runs ``rewrite_manifests`` on ``main``; prints the new snapshot id.
 ``gc_history.py read PATH``
     Prints every branch and tag with its ancestry and the array contents at each snapshot
     of that ancestry.
@@ -81,6 +83,12 @@ def maintain(path: str, cut: str, delete_refs: bool) -> dict[str, Any]:
     return {"expired": sorted(expired), "gc": {f: getattr(summary, f) for f in fields}}
 
 
+def rewrite(path: str) -> dict[str, Any]:
+    repo = _open(path)
+    new = repo.rewrite_manifests("rewrite", branch="main")
+    return {"snapshot_id": new, "manifests": len(repo.list_manifest_files(new))}
+
+
 def _contents(repo: icechunk.Repository, snapshot_id: str) -> list[int] | None:
     store = repo.readonly_session(snapshot_id=snapshot_id).store
     try:
@@ -111,6 +119,8 @@ def main(argv: list[str]) -> None:
         result = maintain(argv[1], argv[2], len(argv) == 4 and argv[3] == "delete_refs")
     elif len(argv) == 2 and argv[0] == "read":
         result = read(argv[1])
+    elif len(argv) == 2 and argv[0] == "rewrite":
+        result = rewrite(argv[1])
     else:
         sys.exit(f"usage: {sys.argv[0]} write PATH | maintain PATH CUT [delete_refs] | read PATH")
     print(json.dumps(result))
