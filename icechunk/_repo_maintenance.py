@@ -235,6 +235,51 @@ class MaintenanceMixin:
         """The manifest files a snapshot uses, with their sizes and chunk ref counts."""
         return sync(self.list_manifest_files_async(snapshot_id))
 
+    # ------------------------------------------------------------------ inspection
+    async def inspect_snapshot_async(self, snapshot_id: str) -> dict[str, Any]:
+        """A snapshot's header, commit data, manifests and node tree, as a dict (async)."""
+        from icechunk._inspect import inspect_snapshot
+
+        return await inspect_snapshot(self._core, snapshot_id)
+
+    def inspect_snapshot(self, snapshot_id: str) -> dict[str, Any]:
+        """A snapshot's header, commit data, manifests and node tree, as a dict.
+
+        A debugging aid: keys are ``id``, ``header``, ``flushed_at``, ``commit_message``,
+        ``metadata``, ``manifests`` and ``nodes``.
+        """
+        return sync(self.inspect_snapshot_async(snapshot_id))
+
+    async def inspect_manifest_async(self, manifest_id: str) -> dict[str, Any]:
+        """A manifest's header and chunk ref counts per array, as a dict (async)."""
+        from icechunk._inspect import inspect_manifest
+
+        return await inspect_manifest(self._core, manifest_id)
+
+    def inspect_manifest(self, manifest_id: str) -> dict[str, Any]:
+        """A manifest's header and chunk ref counts per array and kind, as a dict."""
+        return sync(self.inspect_manifest_async(manifest_id))
+
+    async def inspect_transaction_log_async(self, snapshot_id: str) -> dict[str, Any]:
+        """The changes recorded with a snapshot, as a dict (async)."""
+        from icechunk._inspect import inspect_transaction_log
+
+        return await inspect_transaction_log(self._core, snapshot_id)
+
+    def inspect_transaction_log(self, snapshot_id: str) -> dict[str, Any]:
+        """The changes recorded with a snapshot (new, deleted, updated nodes, chunks, moves)."""
+        return sync(self.inspect_transaction_log_async(snapshot_id))
+
+    async def inspect_repo_info_async(self) -> dict[str, Any]:
+        """The repo info file as a dict (async)."""
+        from icechunk._inspect import inspect_repo_info
+
+        return await inspect_repo_info(self._core)
+
+    def inspect_repo_info(self) -> dict[str, Any]:
+        """The repo info file as a dict: refs, snapshots, metadata, latest ops-log entries."""
+        return sync(self.inspect_repo_info_async())
+
     # ------------------------------------------------------------------ stats
     async def chunk_storage_stats_async(
         self,
