@@ -2,10 +2,13 @@
 
 :mod:`icechunk.testing.strategies` holds hypothesis strategies for repository
 configurations, chunk coordinates and maintenance cutoffs; :mod:`icechunk.testing.invariants`
-holds reusable assertions about histories and listings. Importing them needs
+holds reusable assertions about histories and listings; :class:`LatencyStorage` delays
+every request of a wrapped storage. The submodules need
 ``hypothesis`` (the ``test`` extra). They are meant for tests only.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from icechunk.testing._latency import LatencyStorage
+
+__all__ = ["LatencyStorage"]

@@ -11,7 +11,7 @@ import zarr
 from hypothesis import given, settings
 
 import icechunk as ic
-from engine.maintenance_helpers import new_repo, write
+from engine.maintenance_helpers import new_repo, read, write
 from icechunk.testing import strategies as icst
 from icechunk.testing.invariants import (
     assert_ancestry_invariants,
@@ -93,3 +93,26 @@ def test_listing_and_move_order_helpers() -> None:
     assert_moves_sorted_by_final_path([("/x", "/a"), ("/y", "/a/b"), ("/z", "/a-b")])
     with pytest.raises(AssertionError):
         assert_moves_sorted_by_final_path([("/x", "/b"), ("/y", "/a")])
+
+
+def test_latency_storage_delays_requests_and_keeps_data() -> None:
+    import time
+
+    from icechunk.testing import LatencyStorage
+
+    storage = LatencyStorage(ic.in_memory_storage(), write_latency_ms=30)
+    repo = new_repo(storage)
+    start = time.perf_counter()
+    write(repo, "main", 0, 1)
+    slow = time.perf_counter() - start
+    assert slow >= 0.03 * 4  # chunk, manifest, tx log, snapshot, repo file...
+    storage.write_latency_ms = 0
+    start = time.perf_counter()
+    write(repo, "main", 1, 2)
+    assert time.perf_counter() - start < slow
+    storage.read_latency_ms = 5
+    assert storage.read_latency_ms == 5
+    assert read(repo, branch="main") == [1, 2, -1, -1]
+    assert repo.garbage_collect(dt.datetime.now(dt.UTC)).snapshots_deleted == 0
+    with pytest.raises(TypeError):
+        LatencyStorage("not a storage")  # type: ignore[arg-type]
