@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Iterable
 from types import ModuleType
@@ -119,7 +120,7 @@ def chunk_paths(draw: st.DrawFn, numblocks: tuple[int, ...]) -> str:
     return "/".join(str(c) for c in draw(chunk_coordinates(numblocks)))
 
 
-def _snapshot_times(storage: ic.Storage, repo: ic.Repository) -> list[dt.datetime]:
+def _snapshot_times(storage: ic.Storage, repo: ic.Repository | None) -> list[dt.datetime]:
     """Per snapshot, the latest of its file's, its tx log's and its flush time, newest first.
 
     GC compares object write times and expiration compares flush times; a cutoff just
@@ -129,10 +130,11 @@ def _snapshot_times(storage: ic.Storage, repo: ic.Repository) -> list[dt.datetim
     times = []
     for obj in _listing(storage, "snapshots"):
         sid = obj.key.rpartition("/")[2]
-        try:
-            flushed = repo.lookup_snapshot(sid).written_at
-        except ic.SnapshotNotFoundError:
-            flushed = _EPOCH  # already expired out of the history
+        flushed = _EPOCH
+        if repo is not None:
+            # A snapshot already expired out of the history keeps the epoch.
+            with contextlib.suppress(ic.SnapshotNotFoundError):
+                flushed = repo.lookup_snapshot(sid).written_at
         times.append(max(obj.created_at, logs.get(sid, _EPOCH), flushed))
     return sorted(times, reverse=True)
 
@@ -141,8 +143,12 @@ def _listing(storage: ic.Storage, prefix: str) -> list[Any]:
     return list(storage.list_objects_metadata(prefix=prefix))
 
 
-def draw_older_than(data: st.DataObject, storage: ic.Storage, repo: ic.Repository) -> dt.datetime:
+def draw_older_than(
+    data: st.DataObject, storage: ic.Storage, repo: ic.Repository | None = None
+) -> dt.datetime:
     """Draw an ``older_than`` cutoff for expiration and GC from the stored snapshots' times.
+
+    With ``repo``, each snapshot's flush time counts too (expiration compares those).
 
     The choices, most destructive first: a day after every snapshot, just after one
     snapshot's times (so that snapshot and its transaction log both qualify), or a date
