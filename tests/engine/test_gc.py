@@ -26,8 +26,10 @@ from engine.maintenance_helpers import (
     write,
     written_at,
 )
-from icechunk._gc import created_entirely_before
+from icechunk._gc import _drop_from_info, _RepoChanged, created_entirely_before
 from icechunk.errors import ErrorKind, StorageError
+from icechunk.format.ids import SnapshotId
+from icechunk.format.model import RepoInfo, RepoStatusData, SnapshotEntry, UpdateKind
 from icechunk.storage.memory import InMemoryStorage
 
 LONG_AGO = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -266,3 +268,61 @@ def test_chunk_storage_stats_counts_each_chunk_once() -> None:
     assert (stats + stats).native_bytes == 2 * native
     with pytest.warns(DeprecationWarning):
         assert repo.total_chunks_storage() == native
+
+
+def _entry(sid: SnapshotId, parent: SnapshotId | None) -> SnapshotEntry:
+    return SnapshotEntry(sid, parent, 0, "")
+
+
+def _info(entries: list[SnapshotEntry], **branches: SnapshotId) -> RepoInfo:
+    return RepoInfo(
+        branches=dict(branches),
+        tags={},
+        deleted_tags=frozenset(),
+        snapshots={e.id: e for e in entries},
+        status=RepoStatusData(),
+        latest_updates=(),
+    )
+
+
+def test_repo_info_update_reparents_over_dropped_runs_and_detects_races() -> None:
+    root, a, b, c, new = (SnapshotId.random() for _ in range(5))
+    entries = [_entry(root, None), _entry(a, root), _entry(b, a), _entry(c, b)]
+    keep, drop = {root, a, c}, {b}
+    info, record = _drop_from_info(_info(entries, main=c), keep, drop)
+    assert set(info.snapshots) == {root, a, c}
+    assert info.snapshots[c].parent_id == a  # nearest kept ancestor
+    assert info.snapshots[c].pruned_ancestor_tx_logs == (b,)
+    assert record.kind is UpdateKind.GC_RAN
+    # A snapshot committed after the walk on top of a kept one is kept.
+    later, _ = _drop_from_info(_info([*entries, _entry(new, c)], main=new), set(keep), drop)
+    assert later.snapshots[new].parent_id == c
+    # One built on a snapshot being dropped, or a ref moved onto one, restarts the run.
+    with pytest.raises(_RepoChanged):
+        _drop_from_info(_info([*entries, _entry(new, b)], main=c), set(keep), drop)
+    with pytest.raises(_RepoChanged):
+        _drop_from_info(_info(entries, main=c, side=b), set(keep), drop)
+
+
+def test_commits_during_gc_survive() -> None:
+    import threading
+
+    from icechunk.testing import LatencyStorage
+
+    storage = LatencyStorage(ic.in_memory_storage())
+    repo = new_repo(storage)
+    first = write(repo, "main", 0, 1)
+    write(repo, "main", 1, 2)
+    repo.reset_branch("main", first)  # leaves one old dangling snapshot
+    cutoff = now_after_writes()
+    storage.read_latency_ms = 3  # widen the window between GC's walk and its update
+    results: list[ic.GCSummary] = []
+    gc = threading.Thread(target=lambda: results.append(repo.garbage_collect(cutoff)))
+    gc.start()
+    tips = [write(ic.Repository.open(storage), "main", i, 10 + i) for i in (2, 3)]
+    gc.join()
+    storage.read_latency_ms = 0
+    assert results[0].snapshots_deleted == 1
+    assert repo.lookup_branch("main") == tips[-1]
+    assert read(repo, branch="main") == [1, -1, 12, 13]
+    assert ancestry_ids(repo, branch="main")[:3] == [tips[1], tips[0], first]
