@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -10,13 +11,18 @@ from icechunk.diff import html_fields
 __all__ = ["ChunkStorageStats", "GCSummary"]
 
 
+def _show(value: Any) -> str:
+    # Lists of messages print with double quotes, as the real (Rust) repr does.
+    return json.dumps(value) if isinstance(value, list) else str(value)
+
+
 def _text_repr(header: str, obj: Any) -> str:
-    lines = [f"<{header}>"] + [f"{f.name}: {getattr(obj, f.name)!r}" for f in fields(obj)]
+    lines = [f"<{header}>"] + [f"{f.name}: {_show(getattr(obj, f.name))}" for f in fields(obj)]
     return "\n".join(lines) + "\n"
 
 
 def _html_repr(header: str, obj: Any) -> str:
-    return html_fields(header, [(f.name, repr(getattr(obj, f.name))) for f in fields(obj)])
+    return html_fields(header, [(f.name, _show(getattr(obj, f.name))) for f in fields(obj)])
 
 
 @dataclass(eq=True)
