@@ -271,6 +271,13 @@ async def _one_attempt(
     if not dry_run:
         state = await core.refs.update(lambda current: _drop_from_info(current, keep, drop))
         pruned_source = state.info
+        late = keep - retained.snapshots
+        if late:
+            # Committed while we walked: their objects are normally younger than the
+            # cutoff, but a cutoff in the future would doom them, so protect them.
+            extra = await _retain(core, late, limits)
+            retained.manifests |= extra.manifests
+            retained.chunks |= extra.chunks
     summary = GCSummary()
     phase = _Phase(storage, dry_run, summary)
     summary.snapshots_deleted = await phase.run(_garbage(listed_snaps, keep, cutoff))
