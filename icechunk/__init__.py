@@ -48,7 +48,7 @@ from icechunk.errors import (
 from icechunk.ops import GCSummary, Update, UpdateType
 from icechunk.repository import Repository
 from icechunk.session import ForkSession, Session, SessionMode
-from icechunk.snapshots import SnapshotInfo
+from icechunk.snapshots import ManifestFileInfo, SnapshotInfo
 from icechunk.storage import (
     Storage,
     StorageConcurrencySettings,
@@ -80,6 +80,7 @@ __all__ = [
     "IcechunkStore",
     "InternalError",
     "InvalidInputError",
+    "ManifestFileInfo",
     "NodeNotFoundError",
     "NotFoundError",
     "ReadOnlyError",
