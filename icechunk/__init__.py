@@ -6,6 +6,9 @@ snapshots over object storage. The public names match the ``icechunk`` package.
 
 from __future__ import annotations
 
+from icechunk._ancestry_graph import AncestryGraph
+from icechunk._migration import upgrade_icechunk_repository
+from icechunk._virtual_refs import ChunkType
 from icechunk.config import *  # noqa: F403
 from icechunk.config import (
     AnyObjectStoreConfig,
@@ -26,6 +29,38 @@ from icechunk.conflicts import (
     ConflictType,
     VersionSelection,
 )
+from icechunk.credentials import (
+    AnyAzureCredential,
+    AnyAzureStaticCredential,
+    AnyCredential,
+    AnyGcsCredential,
+    AnyGcsStaticCredential,
+    AnyS3Credential,
+    AzureCredentials,
+    AzureRefreshableCredential,
+    AzureStaticCredentials,
+    Credentials,
+    GcsBearerCredential,
+    GcsCredentials,
+    GcsStaticCredentials,
+    S3Credentials,
+    S3StaticCredentials,
+    azure_anonymous_credentials,
+    azure_credentials,
+    azure_from_env_credentials,
+    azure_refreshable_credentials,
+    azure_static_credentials,
+    containers_credentials,
+    gcs_credentials,
+    gcs_from_env_credentials,
+    gcs_refreshable_credentials,
+    gcs_static_credentials,
+    s3_anonymous_credentials,
+    s3_credentials,
+    s3_from_env_credentials,
+    s3_refreshable_credentials,
+    s3_static_credentials,
+)
 from icechunk.diff import Diff
 from icechunk.errors import (
     AlreadyExistsError,
@@ -45,7 +80,8 @@ from icechunk.errors import (
     SnapshotNotFoundError,
     StorageError,
 )
-from icechunk.ops import GCSummary, Update, UpdateType
+from icechunk.format.model import RepoAvailability
+from icechunk.ops import GCSummary, RepoStatus, Update, UpdateType
 from icechunk.repository import Repository
 from icechunk.session import ForkSession, Session, SessionMode
 from icechunk.snapshots import ManifestFileInfo, SnapshotInfo
@@ -55,17 +91,38 @@ from icechunk.storage import (
     StorageRetriesSettings,
     StorageSettings,
     StorageTimeoutSettings,
+    azure_storage,
+    gcs_storage,
+    hf_storage,
+    http_storage,
     in_memory_storage,
     local_filesystem_storage,
+    r2_storage,
+    redirect_storage,
+    s3_storage,
+    tigris_storage,
 )
 from icechunk.store import IcechunkStore
-from icechunk.versions import SpecVersion, spec_version
+from icechunk.versions import (
+    SpecVersion,
+    print_debug_info,
+    spec_version,
+    supported_spec_versions,
+)
+from icechunk.virtual import VirtualChunkSpec
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AlreadyExistsError",
+    "AncestryGraph",
+    "RepoAvailability",
+    "RepoStatus",
+    "print_debug_info",
+    "supported_spec_versions",
+    "upgrade_icechunk_repository",
     "BasicConflictSolver",
+    "ChunkType",
     "Conflict",
     "ConflictDetector",
     "ConflictError",
@@ -107,6 +164,7 @@ __all__ = [
     "StorageSettings",
     "StorageTimeoutSettings",
     "VirtualChunkContainer",
+    "VirtualChunkSpec",
     "__version__",
     "gcs_store",
     "http_store",
@@ -115,5 +173,43 @@ __all__ = [
     "spec_version",
     "in_memory_storage",
     "local_filesystem_storage",
+    "azure_storage",
+    "gcs_storage",
+    "hf_storage",
+    "http_storage",
+    "r2_storage",
+    "redirect_storage",
+    "s3_storage",
+    "tigris_storage",
     *_config_all,
+    "AnyAzureCredential",
+    "AnyAzureStaticCredential",
+    "AnyCredential",
+    "AnyGcsCredential",
+    "AnyGcsStaticCredential",
+    "AnyS3Credential",
+    "AzureCredentials",
+    "AzureRefreshableCredential",
+    "AzureStaticCredentials",
+    "Credentials",
+    "GcsBearerCredential",
+    "GcsCredentials",
+    "GcsStaticCredentials",
+    "S3Credentials",
+    "S3StaticCredentials",
+    "azure_anonymous_credentials",
+    "azure_credentials",
+    "azure_from_env_credentials",
+    "azure_refreshable_credentials",
+    "azure_static_credentials",
+    "containers_credentials",
+    "gcs_credentials",
+    "gcs_from_env_credentials",
+    "gcs_refreshable_credentials",
+    "gcs_static_credentials",
+    "s3_anonymous_credentials",
+    "s3_credentials",
+    "s3_from_env_credentials",
+    "s3_refreshable_credentials",
+    "s3_static_credentials",
 ]

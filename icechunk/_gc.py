@@ -334,13 +334,6 @@ async def garbage_collect(
 
 
 async def _check_online(core: RepoCore) -> None:
-    from icechunk.errors import ReadOnlyError
-    from icechunk.format.model import RepoAvailability
+    from icechunk._admin_core import refuse_if_not_online
 
-    status = (await core.info()).status
-    if status.availability != RepoAvailability.ONLINE:
-        raise ReadOnlyError(
-            "cannot garbage collect: the repository is not online "
-            f"(status {status.availability.name})",
-            ErrorKind.READ_ONLY_REPOSITORY,
-        )
+    refuse_if_not_online(await core.info(), "cannot garbage collect")

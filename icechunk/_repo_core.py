@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from icechunk._admin_core import require_feature
+from icechunk._virtual import VirtualResolver
 from icechunk.asset_manager import AssetManager
 from icechunk.errors import (
     AlreadyExistsError,
@@ -93,10 +95,14 @@ class RepoCore:
             compression_level=compression,
             max_updates_per_file=_int_attr(config, "num_updates_per_repo_info_file", 1000),
         )
+        #: URL prefix -> credentials authorized for virtual chunks (see icechunk._virtual).
+        self.virtual_access: dict[str, Any] = {}
+        self._virtual: VirtualResolver | None = None
         if spec_version == 1:
             from icechunk._v1_repo import V1RefStore
 
             self.refs = V1RefStore(storage, self.assets)
+            self.assets.spec_version = 1
 
     @property
     def inline_threshold(self) -> int:
@@ -108,7 +114,8 @@ class RepoCore:
         """Write the initial snapshot, its empty transaction log and the repo file."""
         now = now_micros()
         snap = new_initial_snapshot(now)
-        await self.assets.write_transaction_log(TransactionLog(id=snap.id))
+        if self.spec_version >= 2:  # v1 repositories have no log for the initial commit
+            await self.assets.write_transaction_log(TransactionLog(id=snap.id))
         await self.assets.write_snapshot(snap)
         entry = SnapshotEntry(snap.id, None, snap.flushed_at, snap.message, snap.metadata)
         info = RepoInfo(
@@ -144,6 +151,7 @@ class RepoCore:
     async def resolve_snapshot(self, snapshot_id: str) -> SnapshotId:
         """Parse an id and check it exists in the repository."""
         sid = parse_snapshot_id(snapshot_id)
+        await self.refs.note_snapshot(sid)
         if sid not in (await self.info()).snapshots:
             raise SnapshotNotFoundError(f"snapshot {snapshot_id} does not exist")
         return sid
@@ -152,6 +160,7 @@ class RepoCore:
         """Create a branch at an existing snapshot."""
         validate_ref_name(name, "branch")
         sid = parse_snapshot_id(snapshot_id)
+        await self.refs.note_snapshot(sid)
 
         def mutate(info: RepoInfo) -> tuple[RepoInfo, UpdateRecord]:
             _require_snapshot(info, sid)
@@ -167,6 +176,7 @@ class RepoCore:
     async def reset_branch(self, name: str, snapshot_id: str, from_snapshot_id: str | None) -> None:
         """Point a branch at another snapshot, optionally only if it is still at ``from``."""
         sid = parse_snapshot_id(snapshot_id)
+        await self.refs.note_snapshot(sid)
         expected = None if from_snapshot_id is None else parse_snapshot_id(from_snapshot_id)
 
         def mutate(info: RepoInfo) -> tuple[RepoInfo, UpdateRecord]:
@@ -180,7 +190,8 @@ class RepoCore:
                 raise ConflictError(
                     str(expected),
                     str(tip),
-                    f"branch {name!r} is at {tip}, not at the expected {expected}; "
+                    f"branch update conflict: branch {name!r} is at {tip}, not at the "
+                    f"expected {expected}; "
                     "it was not reset",
                     ErrorKind.BRANCH_UPDATE_CONFLICT,
                 )
@@ -208,8 +219,10 @@ class RepoCore:
         """Create an immutable tag; a deleted tag's name can never be reused."""
         validate_ref_name(name, "tag")
         sid = parse_snapshot_id(snapshot_id)
+        await self.refs.note_snapshot(sid)
 
         def mutate(info: RepoInfo) -> tuple[RepoInfo, UpdateRecord]:
+            require_feature(info, "create_tag", "tag creation")
             _require_snapshot(info, sid)
             if name in info.deleted_tags:
                 raise AlreadyExistsError(
@@ -229,6 +242,7 @@ class RepoCore:
         """Delete a tag; its name is remembered so it cannot be reused."""
 
         def mutate(info: RepoInfo) -> tuple[RepoInfo, UpdateRecord]:
+            require_feature(info, "delete_tag", "tag delete")
             target = info.tags.get(name)
             if target is None:
                 raise RefNotFoundError(f"ref not found `{name}`", ErrorKind.REF_NOT_FOUND)
@@ -272,15 +286,24 @@ class RepoCore:
 
         await self.refs.update(mutate)
 
+    @property
+    def virtual(self) -> VirtualResolver:
+        """Matches virtual chunk locations to this repository's authorized containers."""
+        if self._virtual is None:
+            containers = getattr(self.config, "virtual_chunk_containers", None)
+            self._virtual = VirtualResolver(containers, self.virtual_access)
+        return self._virtual
+
+    def authorize_virtual(self, access: dict[str, Any]) -> None:
+        """Replace the authorized virtual chunk containers (url prefix -> credentials)."""
+        self.virtual_access = dict(access)
+        self._virtual = None
+
     async def fetch_virtual_chunk(
         self, payload: VirtualPayload, byte_range: tuple[int, int | None] | None
     ) -> bytes:
         """Read a virtual chunk through its authorized container."""
-        raise InvalidInputError(
-            f"no authorized virtual chunk container for {payload.location!r}; configure one "
-            "with RepositoryConfig.set_virtual_chunk_container and authorize it",
-            ErrorKind.NO_CONTAINER_FOR_VIRTUAL_CHUNK,
-        )
+        return await self.virtual.fetch(payload, byte_range)
 
 
 def _require_snapshot(info: RepoInfo, sid: SnapshotId) -> None:
@@ -312,11 +335,17 @@ __all__ += ["DEFAULT_INLINE_THRESHOLD", "INITIAL_SNAPSHOT_ID", "MAIN"]
 
 
 def _core_getstate(self: RepoCore) -> dict[str, Any]:
-    return {"storage": self.storage, "config": self.config, "spec_version": self.spec_version}
+    return {
+        "storage": self.storage,
+        "config": self.config,
+        "spec_version": self.spec_version,
+        "virtual_access": self.virtual_access,
+    }
 
 
 def _core_setstate(self: RepoCore, state: dict[str, Any]) -> None:
     RepoCore.__init__(self, state["storage"], state["config"], state.get("spec_version", 2))
+    self.authorize_virtual(state.get("virtual_access") or {})
 
 
 # Caches and locks stay behind when a repository travels to another process.

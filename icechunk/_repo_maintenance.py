@@ -81,7 +81,7 @@ class MaintenanceMixin:
         ------
         TypeError
             If ``older_than`` is not a timezone-aware datetime.
-        SessionStateError
+        FormatError
             On a spec-version-1 repository (upgrade it first).
         """
         return sync(

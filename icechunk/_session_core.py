@@ -122,6 +122,9 @@ class SessionCore:
         self.branch = branch
         self.writable = writable
         self.changes = changes or ChangeSet()
+        #: Repository default commit metadata captured when the session was created;
+        #: keys passed to ``commit`` win.
+        self.default_metadata: dict[str, Any] = {}
         self._snapshot: Snapshot | None = None
         self._index: dict[str, NodeSnapshot] | None = None
 
@@ -342,11 +345,11 @@ class SessionCore:
             )
         if self.changes.is_empty() and not allow_empty:
             raise SessionStateError(
-                "cannot commit: no changes were made to the session "
+                "cannot commit: no changes made to the session "
                 "(pass allow_empty=True to commit anyway)",
                 ErrorKind.NO_CHANGES_TO_COMMIT,
             )
-        snap = await self.flush(message, metadata or {})
+        snap = await self.flush(message, {**self.default_metadata, **(metadata or {})})
         branch, parent = self.branch, self.snapshot_id
 
         def move_branch(info: RepoInfo) -> tuple[RepoInfo, UpdateRecord]:
@@ -390,6 +393,8 @@ class SessionCore:
             metadata=metadata,
             nodes=tuple(nodes),
             manifest_files=tuple(files[k] for k in sorted(files)),
+            # Only spec-v1 files store it; v2 keeps parentage in the repo file.
+            parent_id=self.snapshot_id,
         )
         log = self._transaction_log(snap.id)
         await self.repo.assets.write_transaction_log(log)

@@ -1,41 +1,48 @@
-"""Read-only access to spec-version-1 repositories.
+"""Spec-version-1 repositories: refs as one JSON object per branch and tag.
 
 A v1 repository has no ``repo`` file: refs are small JSON objects under ``refs/`` and each
 snapshot names its parent. :class:`V1RefStore` stands in for
-:class:`icechunk.refs.RepoInfoStore` and assembles an equivalent, in-memory
-:class:`~icechunk.format.model.RepoInfo` from that layout on every fetch, so the rest of
-the engine (ref lookups, ancestry, sessions) works unchanged. Every write is refused with
-a typed error that points at the upgrade path.
+:class:`icechunk.refs.RepoInfoStore`: it assembles an equivalent in-memory
+:class:`~icechunk.format.model.RepoInfo` from that layout on every fetch, and writes a
+mutation back as ref-object changes (create-only for new refs and tag tombstones,
+compare-and-swap on the version read for moved branches). So the rest of the engine
+(sessions, commits, branches, tags) works unchanged, as the reference implementation
+does for v1 repositories. What v1 cannot store (repository metadata, status, feature
+flags, the ops log, moves, amends) is refused with a typed error that points at the
+upgrade.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from dataclasses import replace
 from typing import NoReturn
 
 from icechunk.asset_manager import REPO_INFO_KEY, AssetManager
-from icechunk.errors import ErrorKind, NotFoundError, SessionStateError
+from icechunk.errors import ConflictError, ErrorKind, FormatError, NotFoundError
 from icechunk.format import v1
 from icechunk.format.ids import SnapshotId
 from icechunk.format.model import RepoInfo, RepoStatusData, SnapshotEntry
-from icechunk.refs import Mutation, RepoInfoStore, RepoState
-from icechunk.storage import Storage, VersionToken
+from icechunk.refs import Mutation, RepoInfoStore, RepoState, _backoff
+from icechunk.storage import ConditionalPutFailed, PutMode, Storage, VersionToken
 
 __all__ = ["V1RefStore", "detect_spec_version", "refuse_v1_write"]
 
 _MAIN_REF_KEY = v1.branch_ref_key("main")
 #: Version token of the synthesized state; v1 state is never written back through it.
 _NO_VERSION = VersionToken("spec-v1")
+V1_CONFIG_KEY = "config.yaml"
 
 UPGRADE_HINT = (
-    "this repository uses Icechunk on-disk format spec version 1, which pyicechunk can "
-    "only read; upgrade it to spec version 2 first (icechunk.upgrade_icechunk_repository "
-    "in icechunk 2.x), then reopen it to write"
+    "repository version error, this operation requires a repository that is at least "
+    "version 2.0, please upgrade your on-disk format before executing this operation "
+    "(icechunk.upgrade_icechunk_repository)"
 )
 
 
 def refuse_v1_write(operation: str) -> NoReturn:
-    """Raise the typed error for a write attempted on a spec-v1 repository.
+    """Raise the typed error for an operation that needs a spec-v2 repository.
 
     Parameters
     ----------
@@ -44,11 +51,11 @@ def refuse_v1_write(operation: str) -> NoReturn:
 
     Raises
     ------
-    SessionStateError
+    FormatError
         Always, with kind :attr:`ErrorKind.UNSUPPORTED_OPERATION_FOR_VERSION`.
     """
-    raise SessionStateError(
-        f"cannot {operation}: {UPGRADE_HINT}", ErrorKind.UNSUPPORTED_OPERATION_FOR_VERSION
+    raise FormatError(
+        f"{UPGRADE_HINT}: cannot {operation}", ErrorKind.UNSUPPORTED_OPERATION_FOR_VERSION
     )
 
 
@@ -87,23 +94,36 @@ class V1RefStore(RepoInfoStore):
     def __init__(self, storage: Storage, assets: AssetManager) -> None:
         super().__init__(storage)
         self.assets = assets
+        #: Snapshots reachable from no ref (flushed, or named by id) that fetches include.
+        self.known_tips: set[SnapshotId] = set()
+
+    async def note_snapshot(self, snapshot_id: SnapshotId) -> None:
+        """Include ``snapshot_id`` in later fetches if its file exists."""
+        if await self.assets.snapshot_exists(snapshot_id):
+            self.known_tips.add(snapshot_id)
 
     async def fetch(self) -> RepoState:
         """Build the repository state from ``refs/`` and the snapshots' parent links."""
+        info, _ = await self._fetch_with_versions()
+        return RepoState(info, b"", _NO_VERSION)
+
+    async def _fetch_with_versions(self) -> tuple[RepoInfo, dict[str, VersionToken]]:
         keys = [obj.key async for obj in self.storage.list(v1.REFS_PREFIX)]
         branch_names = v1.branch_names(keys)
         tag_names = v1.tag_names(keys)
         deleted = v1.deleted_tag_names(keys)
         present = set(keys)
         deleted_with_ref = [n for n in deleted if v1.tag_ref_key(n) in present]
+        versions: dict[str, VersionToken] = {}
         branch_ids, tag_ids, deleted_ids = await asyncio.gather(
-            self._read_refs([v1.branch_ref_key(n) for n in branch_names]),
+            self._read_refs([v1.branch_ref_key(n) for n in branch_names], versions),
             self._read_refs([v1.tag_ref_key(n) for n in tag_names]),
             self._read_refs([v1.tag_ref_key(n) for n in deleted_with_ref]),
         )
         branches = {n: s for n, s in zip(branch_names, branch_ids, strict=True) if s is not None}
         tags = {n: s for n, s in zip(tag_names, tag_ids, strict=True) if s is not None}
         tips = [*branches.values(), *tags.values(), *(s for s in deleted_ids if s is not None)]
+        tips += sorted(self.known_tips - set(tips), key=str)
         info = RepoInfo(
             branches=branches,
             tags=tags,
@@ -113,14 +133,19 @@ class V1RefStore(RepoInfoStore):
             latest_updates=(),
             spec_version=1,
         )
-        return RepoState(info, b"", _NO_VERSION)
+        return info, versions
 
-    async def _read_refs(self, keys: list[str]) -> list[SnapshotId | None]:
+    async def _read_refs(
+        self, keys: list[str], versions: dict[str, VersionToken] | None = None
+    ) -> list[SnapshotId | None]:
         async def one(key: str) -> SnapshotId | None:
             try:
-                return v1.decode_ref(await self.storage.get(key))
+                raw, version = await self.storage.get_with_version(key)
             except NotFoundError:  # deleted between listing and reading
                 return None
+            if versions is not None:
+                versions[key] = version
+            return v1.decode_ref(raw)
 
         return list(await asyncio.gather(*(one(k) for k in keys)))
 
@@ -149,12 +174,93 @@ class V1RefStore(RepoInfoStore):
         return SnapshotEntry(snap.id, snap.parent_id, snap.flushed_at, snap.message, snap.metadata)
 
     async def create(self, info: RepoInfo) -> RepoState:
-        """Refused: pyicechunk never writes spec-v1 repositories."""
-        refuse_v1_write("initialize a repository")
+        """Initialize the refs of a new v1 repository: ``config.yaml`` and ``main``."""
+        await self.storage.put(V1_CONFIG_KEY, _config_yaml(), mode=PutMode.OVERWRITE)
+        try:
+            await self.storage.put(
+                _MAIN_REF_KEY, v1.encode_ref(info.branches["main"]), mode=PutMode.CREATE
+            )
+        except ConditionalPutFailed as exc:
+            from icechunk.errors import AlreadyExistsError
+
+            raise AlreadyExistsError(
+                "a repository already exists at this location; use Repository.open",
+                ErrorKind.NODE_ALREADY_EXISTS,
+            ) from exc
+        return RepoState(replace(info, spec_version=1), b"", _NO_VERSION)
 
     async def update(self, mutate: Mutation, *, check_online: bool = True) -> RepoState:
-        """Refused: refs, metadata and config of a spec-v1 repository are read-only here."""
-        refuse_v1_write("change branches, tags, metadata or config")
+        """Apply ``mutate`` and write the ref objects it changed, retrying lost races."""
+        for attempt in range(self.max_attempts):
+            info, versions = await self._fetch_with_versions()
+            new_info, _ = mutate(info)
+            _refuse_v2_only_changes(info, new_info)
+            try:
+                await self._write_changes(info, new_info, versions)
+            except ConditionalPutFailed:
+                await asyncio.sleep(_backoff(attempt))
+                continue
+            return RepoState(new_info, b"", _NO_VERSION)
+        raise ConflictError(
+            message=f"the refs kept changing; gave up after {self.max_attempts} attempts. "
+            "Retry the operation.",
+            kind=ErrorKind.UPDATE_ATTEMPTS_EXHAUSTED,
+        )
+
+    async def _write_changes(
+        self, old: RepoInfo, new: RepoInfo, versions: dict[str, VersionToken]
+    ) -> None:
+        for name, target in new.branches.items():
+            key = v1.branch_ref_key(name)
+            if name not in old.branches:
+                await self.storage.put(key, v1.encode_ref(target), mode=PutMode.CREATE)
+            elif old.branches[name] != target:
+                await self.storage.put(
+                    key,
+                    v1.encode_ref(target),
+                    mode=PutMode.UPDATE,
+                    expected_version=versions.get(key),
+                )
+        gone = [v1.branch_ref_key(n) for n in old.branches if n not in new.branches]
+        if gone:
+            await self.storage.delete_batch(gone)
+        for name, target in new.tags.items():
+            if name not in old.tags:
+                await self.storage.put(
+                    v1.tag_ref_key(name), v1.encode_ref(target), mode=PutMode.CREATE
+                )
+        for name in sorted(new.deleted_tags - old.deleted_tags):
+            with contextlib.suppress(ConditionalPutFailed):  # already tombstoned: same result
+                await self.storage.put(v1.tag_tombstone_key(name), b"", mode=PutMode.CREATE)
+        if new.config != old.config:
+            await self.storage.put(V1_CONFIG_KEY, _config_yaml(), mode=PutMode.OVERWRITE)
+
+
+def _refuse_v2_only_changes(old: RepoInfo, new: RepoInfo) -> None:
+    if new.metadata != old.metadata:
+        refuse_v1_write("change the repository metadata")
+    if new.status != old.status:
+        refuse_v1_write("change the repository status")
+    if (new.enabled_feature_flags, new.disabled_feature_flags) != (
+        old.enabled_feature_flags,
+        old.disabled_feature_flags,
+    ):
+        refuse_v1_write("change feature flags")
+
+
+def _config_yaml() -> bytes:
+    """The v1 ``config.yaml``: every setting left to the readers' defaults."""
+    fields = (
+        "inline_chunk_threshold_bytes",
+        "get_partial_values_concurrency",
+        "compression",
+        "max_concurrent_requests",
+        "caching",
+        "storage",
+        "virtual_chunk_containers",
+        "manifest",
+    )
+    return "".join(f"{name}: null\n" for name in fields).encode()
 
 
 __all__ += ["UPGRADE_HINT"]

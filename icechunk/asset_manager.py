@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Generic, TypeVar
 
 from icechunk.errors import ErrorKind, FormatError, NotFoundError, SnapshotNotFoundError
+from icechunk.format._v1_write import encode_snapshot_v1
 from icechunk.format.ids import ChunkId, ManifestId, SnapshotId
 from icechunk.format.manifest import Manifest, decode_manifest, encode_manifest
 from icechunk.format.model import Snapshot, TransactionLog
@@ -93,6 +95,8 @@ class AssetManager:
     ) -> None:
         self.storage = storage
         self.compression_level = compression_level
+        #: Spec version of the files this manager writes (1 only for v1 repositories).
+        self.spec_version = 2
         self._snapshots: _LRU[SnapshotId, Snapshot] = _LRU(
             num_snapshot_nodes, lambda s: max(1, len(s.nodes))
         )
@@ -116,7 +120,11 @@ class AssetManager:
 
     async def write_snapshot(self, snap: Snapshot) -> None:
         """Write a new snapshot file."""
-        data = encode_snapshot(snap, compression_level=self.compression_level)
+        if self.spec_version == 1:
+            snap = replace(snap, spec_version=1)
+            data = encode_snapshot_v1(snap, compression_level=self.compression_level)
+        else:
+            data = encode_snapshot(snap, compression_level=self.compression_level)
         await self.storage.put(SNAPSHOTS + str(snap.id), data, mode=PutMode.OVERWRITE)
         self._snapshots.put(snap.id, snap)
 
@@ -139,6 +147,8 @@ class AssetManager:
 
     async def write_manifest(self, manifest: Manifest) -> int:
         """Write a new manifest file and return its exact size in bytes."""
+        if self.spec_version == 1:
+            manifest = replace(manifest, spec_version=1)
         data = encode_manifest(manifest, compression_level=self.compression_level)
         await self.storage.put(MANIFESTS + str(manifest.id), data, mode=PutMode.OVERWRITE)
         self._manifests.put(manifest.id, manifest)
@@ -159,7 +169,9 @@ class AssetManager:
 
     async def write_transaction_log(self, log: TransactionLog) -> None:
         """Write the transaction log of a new snapshot."""
-        data = encode_transaction_log(log, compression_level=self.compression_level)
+        data = encode_transaction_log(
+            log, compression_level=self.compression_level, spec_version=self.spec_version
+        )
         await self.storage.put(TRANSACTIONS + str(log.id), data, mode=PutMode.OVERWRITE)
         self._txlogs.put(log.id, log)
 

@@ -280,6 +280,11 @@ class InternalError(IcechunkError):
     default_kind = ErrorKind.UNKNOWN
 
 
+def _rust_option(value: str | None) -> str:
+    # The reference implementation prints optional ids the way Rust debug-formats them.
+    return "None" if value is None else f'Some("{value}")'
+
+
 class ConflictError(IcechunkError):
     """A commit could not land because the branch moved since the session started.
 
@@ -304,13 +309,18 @@ class ConflictError(IcechunkError):
         message: str | None = None,
         kind: str | None = None,
     ) -> None:
+        default = message is None
         if message is None:
             message = (
-                f"branch tip moved: the session expected parent {expected_parent} but the "
-                f"branch now points to {actual_parent}; rebase the session "
-                "(session.rebase(solver)) or commit with rebase_with=..."
+                f"Failed to commit, expected parent: {_rust_option(expected_parent)}, "
+                f"actual parent: {_rust_option(actual_parent)}"
             )
         super().__init__(message, kind)
+        if default:
+            self.add_note(
+                "the branch moved since this session started: rebase the session "
+                "(session.rebase(solver)) or commit with rebase_with=..."
+            )
         self._expected_parent = expected_parent
         self._actual_parent = actual_parent
 
@@ -346,13 +356,13 @@ class RebaseFailedError(ConflictError):
     default_kind = ErrorKind.REBASE_FAILED
 
     def __init__(self, snapshot: str, conflicts: Sequence[Any]) -> None:
-        listing = "; ".join(repr(c) for c in conflicts)
-        message = (
-            f"rebase failed on snapshot {snapshot} with {len(conflicts)} unresolved "
-            f"conflict(s): {listing}. Resolve them with a different ConflictSolver or "
-            "discard the session's changes."
-        )
+        message = f"Rebase failed on snapshot {snapshot}: {len(conflicts)} conflicts found"
         super().__init__(None, None, message, ErrorKind.REBASE_FAILED)
+        if conflicts:
+            self.add_note("conflicts: " + "; ".join(repr(c) for c in conflicts))
+        self.add_note(
+            "resolve them with a different ConflictSolver, or discard the session's changes"
+        )
         self._snapshot = snapshot
         self._conflicts = list(conflicts)
 

@@ -21,7 +21,14 @@ from icechunk.format.repo_info import decode_repo_info
 if TYPE_CHECKING:
     from icechunk.refs import RepoInfoStore
 
-__all__ = ["GCSummary", "RepoStatus", "Update", "UpdateType", "iterate_ops_log"]
+__all__ = [
+    "GCSummary",
+    "RepoAvailability",
+    "RepoStatus",
+    "Update",
+    "UpdateType",
+    "iterate_ops_log",
+]
 
 
 def _datetime(micros: int) -> dt.datetime:
@@ -35,18 +42,53 @@ def _dt_repr(value: dt.datetime) -> str:
     return f"datetime.datetime({text},{value.microsecond}, tzinfo=datetime.timezone.utc)"
 
 
+_AVAILABILITY_LABELS = {
+    RepoAvailability.online: "Online",
+    RepoAvailability.read_only: "ReadOnly",
+    RepoAvailability.offline: "Offline",
+}
+
+
 class RepoStatus:
-    """The availability of a repository, as recorded by a status change."""
+    """The availability of a repository: online, or read-only with a reason.
+
+    Parameters
+    ----------
+    availability : RepoAvailability
+        Whether the repository accepts writes.
+    set_at : datetime.datetime, optional
+        When the status was set; timezone-aware. Defaults to now.
+    limited_availability_reason : str, optional
+        Why the repository is not fully available, shown in the errors writers get.
+    """
 
     __slots__ = ("_data",)
 
-    def __init__(self, data: RepoStatusData) -> None:
-        self._data = data
+    def __init__(
+        self,
+        availability: RepoAvailability,
+        set_at: dt.datetime | None = None,
+        limited_availability_reason: str | None = None,
+    ) -> None:
+        if set_at is None:
+            set_at = dt.datetime.now(dt.UTC)
+        elif not isinstance(set_at, dt.datetime) or set_at.tzinfo is None:
+            raise TypeError("expected a datetime with non-None tzinfo")
+        micros = round(set_at.timestamp() * 1_000_000)
+        self._data = RepoStatusData(
+            RepoAvailability(availability), micros, limited_availability_reason
+        )
+
+    @classmethod
+    def _from_data(cls, data: RepoStatusData) -> RepoStatus:
+        status = cls.__new__(cls)
+        status._data = data
+        return status
 
     @property
     def availability(self) -> RepoAvailability:
         """Whether the repository accepts writes."""
-        return self._data.availability
+        return RepoAvailability(self._data.availability)
 
     @property
     def set_at(self) -> dt.datetime:
@@ -63,11 +105,35 @@ class RepoStatus:
 
     __hash__ = None  # type: ignore[assignment]
 
+    def _label(self) -> str:
+        return _AVAILABILITY_LABELS[self.availability]
+
+    def _inline(self) -> str:
+        # The compact form used inside ops-log entries.
+        when = self.set_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        reason = self.limited_availability_reason
+        shown = "None" if reason is None else f'Some("{reason}")'
+        return (
+            f"RepoStatus(availability={self._label()}, set_at={when}, "
+            f"limited_availability_reason={shown})"
+        )
+
     def __repr__(self) -> str:
         return (
-            f"RepoStatus(availability={self.availability.name.lower()}, "
-            f"set_at={_dt_repr(self.set_at)}, "
-            f"limited_availability_reason={self.limited_availability_reason!r})"
+            "<icechunk.repository.RepoStatus>\n"
+            f"availability: {self._label()}\n"
+            f"set_at: {_dt_repr(self.set_at)}\n"
+            f"limited_availability_reason: {self.limited_availability_reason}\n"
+        )
+
+    def _repr_html_(self) -> str:
+        return html_fields(
+            "RepoStatus",
+            [
+                ("availability", self._label()),
+                ("set_at", self.set_at.isoformat()),
+                ("limited_availability_reason", str(self.limited_availability_reason)),
+            ],
         )
 
 
@@ -115,6 +181,8 @@ class UpdateType:
 
     def __repr__(self) -> str:
         def show(value: Any) -> str:
+            if isinstance(value, RepoStatus):
+                return value._inline()
             return f'"{value}"' if isinstance(value, str) else repr(value)
 
         args = ", ".join(f"{name}={show(getattr(self, name))}" for name in self._fields)
@@ -291,7 +359,7 @@ class _RepoStatusChanged(UpdateType):
     @property
     def status(self) -> RepoStatus:
         """The new status."""
-        return RepoStatus(self._record.status or RepoStatusData())
+        return RepoStatus._from_data(self._record.status or RepoStatusData())
 
 
 _VARIANTS: dict[UpdateKind, type[UpdateType]] = {

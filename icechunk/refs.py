@@ -16,15 +16,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from icechunk._admin_core import refuse_if_not_online
 from icechunk.asset_manager import OVERWRITTEN, REPO_INFO_KEY
 from icechunk.errors import (
     ConflictError,
     ErrorKind,
     NotFoundError,
-    ReadOnlyError,
     RepositoryNotFoundError,
 )
-from icechunk.format.model import RepoAvailability, RepoInfo, UpdateRecord
+from icechunk.format.ids import SnapshotId
+from icechunk.format.model import RepoInfo, UpdateRecord
 from icechunk.format.repo_info import (
     backup_object_name,
     decode_repo_info,
@@ -107,6 +108,13 @@ class RepoInfoStore:
             ) from exc
         return RepoState(info, raw, version)
 
+    async def note_snapshot(self, snapshot_id: SnapshotId) -> None:
+        """Make a snapshot not reachable from any ref visible to later fetches.
+
+        Spec v2 lists every snapshot in the repo file, so there is nothing to do here;
+        the spec-v1 store overrides this.
+        """
+
     async def update(self, mutate: Mutation, *, check_online: bool = True) -> RepoState:
         """Apply ``mutate`` to the latest state and write it back conditionally.
 
@@ -116,12 +124,8 @@ class RepoInfoStore:
         """
         for attempt in range(self.max_attempts):
             state = await self.fetch()
-            if check_online and state.info.status.availability != RepoAvailability.ONLINE:
-                raise ReadOnlyError(
-                    "the repository is not online (status "
-                    f"{state.info.status.availability.name}); writes are refused",
-                    ErrorKind.READ_ONLY_REPOSITORY,
-                )
+            if check_online:
+                refuse_if_not_online(state.info, "writes are refused")
             new_info, entry = mutate(state.info)
             written = await self._write_over(state, new_info, entry)
             if written is not None:

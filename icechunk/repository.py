@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Iterator
+from types import EllipsisType
 from typing import TYPE_CHECKING, Any, Self
 
+from icechunk._admin_core import refuse_if_not_online
 from icechunk._repo_core import MAIN, RepoCore, parse_snapshot_id
 from icechunk._repo_maintenance import MaintenanceMixin
+from icechunk._repository_admin import RepositoryAdminMixin
 from icechunk._sync import sync
 from icechunk._v1_repo import detect_spec_version, refuse_v1_write
+from icechunk._virtual import normalize_authorizations
 from icechunk.asset_manager import REPO_INFO_KEY
 from icechunk.config import RepositoryConfig
 from icechunk.errors import (
@@ -22,7 +26,7 @@ from icechunk.format.ids import SnapshotId
 from icechunk.format.model import SnapshotEntry
 from icechunk.session import Session
 from icechunk.snapshots import SnapshotInfo
-from icechunk.storage import Storage
+from icechunk.storage import Storage, StorageSettings
 from icechunk.versions import SpecVersion
 
 if TYPE_CHECKING:
@@ -57,11 +61,12 @@ class _Ancestry:
         return SnapshotInfo(await self._agen.__anext__())
 
 
-class Repository(MaintenanceMixin):
+class Repository(RepositoryAdminMixin, MaintenanceMixin):
     """An Icechunk repository: branches, tags, snapshots and sessions over one storage."""
 
     def __init__(self, core: RepoCore) -> None:
         self._core = core
+        self._default_commit_metadata: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -74,15 +79,15 @@ class Repository(MaintenanceMixin):
         check_clean_root: bool = True,
     ) -> Self:
         """Create a new repository; fails if one already exists at ``storage``."""
-        if spec_version not in (None, 2):
+        if spec_version not in (None, 1, 2):
             raise InvalidInputError(
-                f"pyicechunk creates spec version 2 repositories only (asked for {spec_version})",
+                f"invalid spec version {spec_version}: supported versions are 1 and 2",
                 ErrorKind.UNSUPPORTED_SPEC_VERSION,
             )
         if check_clean_root:
             await _check_clean_root(storage)
         cfg = config if config is not None else RepositoryConfig.default()
-        core = RepoCore(storage, cfg)
+        core = _authorize(RepoCore(storage, cfg, int(spec_version or 2)), authorize_virtual_chunk_access)
         stored = None if config is None else cfg._to_dict()
         await core.initialize(stored)
         return cls(core)
@@ -114,14 +119,19 @@ class Repository(MaintenanceMixin):
         stored = await cls.fetch_config_async(storage)
         spec = 2 if stored is not None else await detect_spec_version(storage)
         if spec is None:
-            raise RepositoryNotFoundError(
+            error = RepositoryNotFoundError(
                 "no Icechunk repository found at this storage location; "
                 "create one with Repository.create"
             )
+            error.add_note(
+                f"looked in {storage!r} for `repo` (spec v2) and "
+                "`refs/branch.main/ref.json` (spec v1); neither exists"
+            )
+            raise error
         cfg = stored or RepositoryConfig.default()
         if config is not None:
             cfg = cfg.merge(config)
-        return cls(RepoCore(storage, cfg, spec))
+        return cls(_authorize(RepoCore(storage, cfg, spec), authorize_virtual_chunk_access))
 
     @classmethod
     def open(
@@ -188,6 +198,26 @@ class Repository(MaintenanceMixin):
         """The config persisted in the repository, or None if it has none."""
         return sync(Repository.fetch_config_async(storage))
 
+    @staticmethod
+    async def fetch_spec_version_async(
+        storage: Storage, storage_settings: StorageSettings | None = None
+    ) -> SpecVersion | None:
+        """The spec version of the repository at ``storage``, None if there is none (async)."""
+        if await storage.exists(REPO_INFO_KEY):
+            return SpecVersion.v2
+        found = await detect_spec_version(storage)
+        return None if found is None else SpecVersion(found)
+
+    @staticmethod
+    def fetch_spec_version(
+        storage: Storage, storage_settings: StorageSettings | None = None
+    ) -> SpecVersion | None:
+        """The spec version of the repository at ``storage`` without opening it.
+
+        Returns None when no repository exists there.
+        """
+        return sync(Repository.fetch_spec_version_async(storage, storage_settings))
+
     async def save_config_async(self) -> None:
         """Persist this repository's current config."""
         await self._core.save_config(self._core.config._to_dict())
@@ -196,10 +226,35 @@ class Repository(MaintenanceMixin):
         """Persist this repository's current config."""
         sync(self.save_config_async())
 
-    def reopen(self, config: RepositoryConfig | None = None) -> Self:
-        """A new handle on the same storage, with ``config`` merged over the current one."""
+    def reopen(
+        self,
+        config: RepositoryConfig | None = None,
+        authorize_virtual_chunk_access: dict[str, Any] | EllipsisType | None = ...,
+    ) -> Self:
+        """A new handle on the same storage, with ``config`` merged over the current one.
+
+        ``authorize_virtual_chunk_access`` replaces the authorized virtual chunk containers;
+        left out (``...``), the current authorizations carry over.
+        """
         cfg = self._core.config if config is None else self._core.config.merge(config)
-        return type(self)(RepoCore(self._core.storage, cfg, self._core.spec_version))
+        core = RepoCore(self._core.storage, cfg, self._core.spec_version)
+        if isinstance(authorize_virtual_chunk_access, EllipsisType):
+            core.authorize_virtual(self._core.virtual_access)
+            return type(self)(core)
+        return type(self)(_authorize(core, authorize_virtual_chunk_access))
+
+    async def reopen_async(
+        self,
+        config: RepositoryConfig | None = None,
+        authorize_virtual_chunk_access: dict[str, Any] | EllipsisType | None = ...,
+    ) -> Self:
+        """Async :meth:`reopen` (it does no I/O)."""
+        return self.reopen(config, authorize_virtual_chunk_access)
+
+    @property
+    def authorized_virtual_container_prefixes(self) -> set[str]:
+        """URL prefixes of the virtual chunk containers this handle may read from."""
+        return self._core.virtual.authorized_prefixes()
 
     @property
     def config(self) -> RepositoryConfig:
@@ -335,6 +390,7 @@ class Repository(MaintenanceMixin):
     async def lookup_snapshot_async(self, snapshot_id: str) -> SnapshotInfo:
         """Details of one snapshot."""
         sid = parse_snapshot_id(snapshot_id)
+        await self._core.refs.note_snapshot(sid)
         entry = (await self._core.info()).snapshots.get(sid)
         if entry is None:
             raise SnapshotNotFoundError(f"snapshot {snapshot_id} does not exist")
@@ -347,6 +403,8 @@ class Repository(MaintenanceMixin):
     # ------------------------------------------------------------------ metadata
     async def get_metadata_async(self) -> dict[str, Any]:
         """Repository-level metadata."""
+        if self._core.spec_version == 1:
+            refuse_v1_write("read repository metadata")
         return dict((await self._core.info()).metadata)
 
     def get_metadata(self) -> dict[str, Any]:
@@ -422,10 +480,12 @@ class Repository(MaintenanceMixin):
 
     async def writable_session_async(self, branch: str) -> Session:
         """A session that can write and commit to ``branch``."""
-        if self._core.spec_version == 1:
-            refuse_v1_write(f"open a writable session on branch {branch!r}")
+        info = await self._core.info()
+        refuse_if_not_online(info, "Cannot create writable session")
         tip = await self._core.lookup_branch(branch)
-        return Session._new(self._core, tip, branch, writable=True)
+        session = Session._new(self._core, tip, branch, writable=True)
+        session._core.default_metadata = dict(self._default_commit_metadata)
+        return session
 
     def writable_session(self, branch: str) -> Session:
         """A session that can write and commit to ``branch``."""
@@ -510,12 +570,16 @@ class Repository(MaintenanceMixin):
         """
         from icechunk.ops import iterate_ops_log
 
+        if self._core.spec_version == 1:
+            refuse_v1_write("read the operations log")
         return iterate_ops_log(self._core.refs)
 
     def ops_log_async(self) -> AsyncIterator[Update]:
         """The repository operations log, newest first, for ``async for``."""
         from icechunk.ops import iterate_ops_log
 
+        if self._core.spec_version == 1:
+            refuse_v1_write("read the operations log")
         return iterate_ops_log(self._core.refs)
 
     def __repr__(self) -> str:
@@ -527,11 +591,22 @@ class Repository(MaintenanceMixin):
             "storage": self._core.storage,
             "config": self._core.config,
             "spec_version": self._core.spec_version,
+            "default_commit_metadata": self._default_commit_metadata,
+            "virtual_access": self._core.virtual_access,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         spec = state.get("spec_version", 2)
         self._core = RepoCore(state["storage"], state["config"], spec)
+        self._default_commit_metadata = dict(state.get("default_commit_metadata", {}))
+        self._core.authorize_virtual(state.get("virtual_access") or {})
+
+
+def _authorize(core: RepoCore, access: dict[str, Any] | None) -> RepoCore:
+    """Record which virtual chunk containers the opener authorized."""
+    core.authorize_virtual(normalize_authorizations(access))
+    core.virtual.check_credentials()
+    return core
 
 
 async def _check_clean_root(storage: Storage) -> None:

@@ -7,12 +7,16 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from icechunk._session_core import SessionCore
+from icechunk._session_extras import SessionExtrasMixin
 from icechunk._sync import sync
 from icechunk.errors import ErrorKind, ReadOnlyError, SessionStateError
 from icechunk.format.ids import SnapshotId
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from icechunk._repo_core import RepoCore
+    from icechunk._virtual_refs import ChunkType
     from icechunk.conflicts import ConflictSolver
     from icechunk.diff import Diff
     from icechunk.store import IcechunkStore
@@ -30,14 +34,21 @@ _PICKLE_MESSAGE = (
 
 
 class SessionMode(Enum):
-    """Whether a session can write."""
+    """Whether a session can write (``writable``), only move nodes (``rearrange``) or not."""
 
+    readonly = "readonly"
+    writable = "writable"
+    rearrange = "rearrange"
+    # Upper-case aliases, kept for code that used them.
     READONLY = "readonly"
     WRITABLE = "writable"
     REARRANGE = "rearrange"
 
+    def __repr__(self) -> str:
+        return f"SessionMode.{self.name}"
 
-class Session:
+
+class Session(SessionExtrasMixin):
     """A read-only or writable view of the repository at one snapshot.
 
     Obtain one from :meth:`Repository.readonly_session` or
@@ -263,6 +274,28 @@ class Session:
         """
         sync(self.merge_async(*others))
 
+    # ------------------------------------------------------------------ virtual chunks
+    async def all_virtual_chunk_locations_async(self) -> list[str]:
+        """The absolute location of every virtual chunk, one entry per chunk."""
+        from icechunk._virtual_refs import all_virtual_chunk_locations
+
+        return await all_virtual_chunk_locations(self._core)
+
+    def all_virtual_chunk_locations(self) -> list[str]:
+        """The absolute location of every virtual chunk, one entry per chunk."""
+        return sync(self.all_virtual_chunk_locations_async())
+
+    async def chunk_type_async(
+        self, array_path: str, chunk_coordinates: Sequence[int]
+    ) -> ChunkType:
+        """How a chunk is stored: a :class:`~icechunk.ChunkType`."""
+        from icechunk._virtual_refs import chunk_type
+
+        return await chunk_type(self._core, array_path, chunk_coordinates)
+
+    def chunk_type(self, array_path: str, chunk_coordinates: Sequence[int]) -> ChunkType:
+        """How a chunk is stored: a :class:`~icechunk.ChunkType`."""
+        return sync(self.chunk_type_async(array_path, chunk_coordinates))
 
     # ------------------------------------------------------------------ pickling
     def __getstate__(self) -> dict[str, Any]:

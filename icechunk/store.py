@@ -20,6 +20,8 @@ from zarr.abc.store import (
 from zarr.core.buffer import Buffer, BufferPrototype
 
 from icechunk._session_core import NodeView, SessionCore
+from icechunk._store_extras import StoreExtrasMixin
+from icechunk._store_virtual import VirtualRefsMixin
 from icechunk.errors import ErrorKind, InvalidInputError, ReadOnlyError
 from icechunk.format.model import InlinePayload
 
@@ -40,7 +42,7 @@ def _key_of(path: str, suffix: str) -> str:
     return suffix if path == "/" else f"{path[1:]}/{suffix}"
 
 
-class IcechunkStore(Store):
+class IcechunkStore(VirtualRefsMixin, Store, StoreExtrasMixin):
     """zarr v3 store backed by an Icechunk :class:`~icechunk.Session`.
 
     Do not construct it directly; use ``session.store``.

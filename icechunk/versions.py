@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["SpecVersion", "spec_version"]
+__all__ = ["SpecVersion", "print_debug_info", "spec_version", "supported_spec_versions"]
 
 
 class SpecVersion(IntEnum):
@@ -24,7 +24,38 @@ class SpecVersion(IntEnum):
 
     __str__ = __repr__
 
+    def __call__(self) -> SpecVersion:
+        """Return the version itself.
+
+        Older releases exposed ``Repository.spec_version`` as a method, so code written
+        for them (``repo.spec_version()``) keeps working against the property.
+        """
+        return self
+
 
 def spec_version() -> SpecVersion:
     """The spec version new repositories are created with."""
     return SpecVersion.current()
+
+
+def supported_spec_versions() -> list[SpecVersion]:
+    """The spec versions this library can open, newest first."""
+    return [SpecVersion.v2, SpecVersion.v1]
+
+
+def print_debug_info() -> None:
+    """Print platform and package versions, for bug reports."""
+    import platform
+    from importlib import import_module
+
+    from icechunk import __version__
+
+    print(f"platform:  {platform.platform()}")
+    print(f"python:  {platform.python_version()}")
+    print(f"icechunk:  {__version__}")
+    for package in ("zarr", "numcodecs", "xarray", "virtualizarr"):
+        try:
+            version = import_module(package).__version__
+        except ModuleNotFoundError:
+            continue
+        print(f"{package}:  {version}")

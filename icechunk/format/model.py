@@ -174,11 +174,24 @@ class TransactionLog:
 
 # ---------------------------------------------------------------- repo info
 class RepoAvailability(IntEnum):
-    """Whether the repository accepts writes."""
+    """Whether the repository accepts writes.
 
+    The lower-case names are the public ones (``icechunk.RepoAvailability.read_only``);
+    the upper-case aliases are kept for code inside the package.
+    """
+
+    online = 0
+    read_only = 1
+    offline = 2
     ONLINE = 0
     READ_ONLY = 1
     OFFLINE = 2
+
+    def __repr__(self) -> str:
+        return f"RepoAvailability.{self.name}"
+
+    def __str__(self) -> str:
+        return f"RepoAvailability.{self.name}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,8 +61,13 @@ def move_sort_key(move: MoveRecord) -> list[str]:
 
 
 # ------------------------------------------------------------------ encoding
-def encode_transaction_log(log: TransactionLog, *, compression_level: int = 3) -> bytes:
-    """Serialize a transaction log as a complete spec-v2 file (header + zstd).
+def encode_transaction_log(
+    log: TransactionLog, *, compression_level: int = 3, spec_version: int = 2
+) -> bytes:
+    """Serialize a transaction log as a complete file (header + zstd).
+
+    Spec v1 has the same table without the trailing ``moved_nodes`` field, which v1
+    readers skip, so one layout serves both; a v1 log may not hold moves.
 
     Node-id sets are written sorted by bytes, updated chunks by node id then coordinates
     (lexicographically), and moves by :func:`move_sort_key`.
@@ -74,11 +79,15 @@ def encode_transaction_log(log: TransactionLog, *, compression_level: int = 3) -
         fall outside ``0 .. 2**32-1``, or a move has an invalid path.
     """
     _check(log)
+    if spec_version == 1 and log.moved_nodes:
+        raise InvalidInputError("spec-v1 transaction logs cannot record moves")
     try:
         payload = _build(log)
     except (struct.error, OverflowError, TypeError, UnicodeEncodeError) as exc:
         raise InvalidInputError(f"cannot write transaction log {log.id}: {exc}") from exc
-    return encode_file(FileType.TRANSACTION_LOG, payload, spec_version=2, level=compression_level)
+    return encode_file(
+        FileType.TRANSACTION_LOG, payload, spec_version=spec_version, level=compression_level
+    )
 
 
 def _check(log: TransactionLog) -> None:

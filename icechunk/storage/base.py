@@ -26,6 +26,7 @@ from icechunk.errors import (
     ReadOnlyError,
     StorageError,
 )
+from icechunk.storage._constructors import CloudConstructors
 
 if TYPE_CHECKING:
     from icechunk.storage.local import LocalFileSystemStorage
@@ -390,7 +391,7 @@ def object_not_found(key: str) -> NotFoundError:
 
 
 # --------------------------------------------------------------------------- storage
-class Storage(abc.ABC):
+class Storage(CloudConstructors, abc.ABC):
     """Byte-level access to the objects of one repository location.
 
     Build one with :func:`~icechunk.storage.in_memory_storage` or
@@ -543,7 +544,7 @@ class Storage(abc.ABC):
     # ------------------------------------------------------------------ presentation
     def __repr__(self) -> str:
         lines = ["<icechunk.Storage>"] + [f"{k}: {v}" for k, v in self._description()]
-        return "\n".join(lines)
+        return "\n".join(lines) + "\n"  # the real icechunk ends it with a newline too
 
     # ------------------------------------------------------------------ internals
     @staticmethod

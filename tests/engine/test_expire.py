@@ -20,7 +20,7 @@ from engine.maintenance_helpers import (
     write,
     written_at,
 )
-from icechunk.errors import AlreadyExistsError, ErrorKind, SessionStateError
+from icechunk.errors import AlreadyExistsError, ErrorKind
 from icechunk.format.ids import SnapshotId
 from icechunk.format.repo_info import decode_repo_info
 
@@ -181,10 +181,10 @@ def test_non_utc_time_zones_are_honoured(history: tuple[ic.Repository, list[str]
 def test_v1_repositories_refuse_with_an_upgrade_hint(v1_sample_repo: SampleRepo) -> None:
     repo = ic.Repository.open(ic.local_filesystem_storage(str(v1_sample_repo.path)))
     now = dt.datetime.now(dt.UTC)
-    with pytest.raises(SessionStateError, match="upgrade") as info:
+    with pytest.raises(ic.IcechunkError, match="upgrade") as info:
         repo.expire_snapshots(now)
     assert info.value.kind == ErrorKind.UNSUPPORTED_OPERATION_FOR_VERSION
-    with pytest.raises(SessionStateError, match="upgrade"):
+    with pytest.raises(ic.IcechunkError, match="upgrade"):
         repo.garbage_collect(now)
 
 

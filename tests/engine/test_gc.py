@@ -326,3 +326,18 @@ def test_commits_during_gc_survive() -> None:
     assert repo.lookup_branch("main") == tips[-1]
     assert read(repo, branch="main") == [1, -1, 12, 13]
     assert ancestry_ids(repo, branch="main")[:3] == [tips[1], tips[0], first]
+
+
+def test_maintenance_refuses_a_read_only_repository() -> None:
+    repo = new_repo()
+    write(repo, "main", 0, 1)
+    repo.set_status(ic.RepoStatus(ic.RepoAvailability.read_only))
+    now = now_after_writes()
+    with pytest.raises(ic.ReadOnlyError):
+        repo.garbage_collect(now)
+    with pytest.raises(ic.ReadOnlyError):
+        repo.expire_snapshots(now)
+    with pytest.raises(ic.ReadOnlyError):
+        repo.rewrite_manifests("x", branch="main")
+    repo.set_status(ic.RepoStatus(ic.RepoAvailability.online))
+    assert repo.garbage_collect(now).snapshots_deleted == 0

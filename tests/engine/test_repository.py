@@ -1,4 +1,4 @@
-"""Repository, branch, tag, history and session behaviour on both local backends."""
+"""Repository, branch, tag, history and session behaviour on memory, local disk and S3 (moto)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,22 @@ from typing import Any
 import numpy as np
 import pytest
 import zarr
+from servers.fixtures import s3_bucket, s3_server
 
 import icechunk as ic
+
+_FIXTURES = (s3_bucket, s3_server)  # used by name through request.getfixturevalue
 
 INITIAL = "1CECHNKREP0F1RSTCMT0"
 
 
-@pytest.fixture(params=["memory", "local"])
+@pytest.fixture(params=["memory", "local", "s3"])
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> ic.Storage:
     if request.param == "memory":
         return ic.in_memory_storage()
+    if request.param == "s3":
+        bucket: ic.Storage = request.getfixturevalue("s3_bucket").storage("repos/one")
+        return bucket
     return ic.local_filesystem_storage(str(tmp_path / "repo"))
 
 

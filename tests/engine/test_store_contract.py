@@ -1,4 +1,4 @@
-"""zarr's own Store contract suite, run against IcechunkStore.
+"""zarr's own Store contract suite, run against IcechunkStore on local disk and S3 (moto).
 
 Icechunk stores only valid zarr v3 documents and chunk keys of existing arrays, so the
 tests that write arbitrary bytes under arbitrary keys are re-stated here with valid
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from servers.fixtures import s3_bucket, s3_server
 from zarr.abc.store import OffsetByteRequest, RangeByteRequest, SuffixByteRequest
 from zarr.core.buffer import Buffer, cpu, default_buffer_prototype
 from zarr.core.sync import collect_aiterator
@@ -19,6 +20,8 @@ from zarr.testing.utils import assert_bytes_equal
 
 import icechunk as ic
 from icechunk import IcechunkStore
+
+_FIXTURES = (s3_bucket, s3_server)  # used by name through request.getfixturevalue
 
 GROUP = b'{"zarr_format":3,"node_type":"group"}'
 ARRAY = (
@@ -46,9 +49,13 @@ class TestIcechunkStore(StoreTests[IcechunkStore, cpu.Buffer]):
         except KeyError:
             return None
 
-    @pytest.fixture
-    def store_kwargs(self, tmp_path: Path) -> dict[str, Any]:
-        return {"storage": ic.local_filesystem_storage(str(tmp_path / "store")), "read_only": False}
+    @pytest.fixture(params=["local", "s3"])
+    def store_kwargs(self, tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
+        if request.param == "s3":
+            storage = request.getfixturevalue("s3_bucket").storage("store")
+        else:
+            storage = ic.local_filesystem_storage(str(tmp_path / "store"))
+        return {"storage": storage, "read_only": False}
 
     @pytest.fixture
     def open_kwargs(self, store_kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from interop import harness
 
 from icechunk.errors import FormatError
 from icechunk.format.header import FileType, decode_file, encode_file
@@ -34,15 +35,7 @@ from icechunk.format.repo_info import (
     next_update_time,
 )
 
-REAL_PYTHON = Path(__file__).resolve().parents[2] / ".venv-real" / "bin" / "python"
-
 pytestmark = [pytest.mark.interop]
-
-
-@pytest.fixture(autouse=True)
-def _real_wheel_present() -> None:
-    if not REAL_PYTHON.exists():  # make test always builds it: a missing wheel is a failure
-        pytest.fail(f"the real icechunk wheel is not installed ({REAL_PYTHON} is missing)")
 
 _BUILD = r"""
 import datetime as dt, json, sys
@@ -124,7 +117,7 @@ print(json.dumps(out, default=str))
 
 def _run(script: str, *args: str) -> dict[str, Any]:
     proc = subprocess.run(
-        [str(REAL_PYTHON), "-I", "-c", script, *args],  # -I: never our package from cwd
+        [harness.real_python(), "-I", "-c", script, *args],  # -I: never our package from cwd
         capture_output=True,
         text=True,
         timeout=300,

@@ -1,0 +1,113 @@
+"""Secrets never show in a repr, str, log line or error message, and pickles carry only
+what a copy needs to reconnect."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import pickle
+from typing import Any
+
+import pytest
+from servers import S3Bucket
+from servers.fixtures import s3_bucket, s3_server
+
+import icechunk as ic
+from icechunk import credentials as cr
+
+from . import asynctest
+
+_FIXTURES = (s3_bucket, s3_server)
+SECRET = "SUPERSECRET-0123456789abcdef"
+KEY_ID = "AKIAVISIBLEPARTHIDDEN"
+
+
+def _fetch_secret() -> ic.S3StaticCredentials:
+    return ic.S3StaticCredentials(KEY_ID, SECRET, SECRET)
+
+
+def _credentials() -> list[Any]:
+    expiry = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    return [
+        ic.S3StaticCredentials(KEY_ID, SECRET, SECRET, expiry),
+        cr.s3_static_credentials(
+            access_key_id=KEY_ID, secret_access_key=SECRET, session_token=SECRET
+        ),
+        cr.s3_refreshable_credentials(_fetch_secret, scatter_initial_credentials=True),
+        ic.GcsBearerCredential(SECRET, expires_after=expiry),
+        cr.gcs_credentials(bearer_token=SECRET),
+        cr.gcs_credentials(service_account_key=SECRET),
+        cr.azure_credentials(access_key=SECRET),
+        cr.azure_credentials(sas_token=SECRET),
+        cr.azure_credentials(bearer_token=SECRET),
+        ic.AzureRefreshableCredential.SasToken(SECRET, expires_after=expiry),
+        ic.containers_credentials(
+            {"s3://b/": cr.s3_static_credentials(access_key_id=KEY_ID, secret_access_key=SECRET)}
+        )["s3://b/"],
+    ]
+
+
+@pytest.mark.parametrize("credential", _credentials(), ids=lambda c: type(c).__qualname__)
+def test_credentials_hide_secrets_but_round_trip(credential: Any) -> None:
+    for text in (repr(credential), str(credential), f"{credential}", repr([credential])):
+        assert SECRET not in text
+        assert KEY_ID not in text
+    assert "****" in repr(credential)
+    assert pickle.loads(pickle.dumps(credential)) == credential
+
+
+def test_access_key_id_shows_only_its_first_characters() -> None:
+    text = repr(ic.S3StaticCredentials(KEY_ID, SECRET))
+    assert text.splitlines()[0] == "<icechunk.credentials.S3StaticCredentials>"
+    assert "access_key_id: AKIA****" in text and "secret_access_key: ****" in text
+
+
+def _storages() -> list[Any]:
+    return [
+        ic.s3_storage(
+            bucket="b",
+            prefix="p",
+            access_key_id=KEY_ID,
+            secret_access_key=SECRET,
+            session_token=SECRET,
+        ),
+        ic.gcs_storage(bucket="b", prefix="p", bearer_token=SECRET),
+        ic.azure_storage(account="a", container="c", prefix="p", access_key=SECRET),
+        ic.http_storage("https://example.com/repo", headers={"Authorization": SECRET}),
+    ]
+
+
+@pytest.mark.parametrize("storage", _storages(), ids=lambda s: type(s).__name__)
+def test_storage_reprs_hold_no_secret(storage: ic.Storage) -> None:
+    assert SECRET not in repr(storage) and SECRET not in str(storage)
+    assert KEY_ID not in repr(storage)
+
+
+def test_pickles_carry_secrets_only_when_needed_to_reconnect() -> None:
+    from_env = ic.s3_storage(bucket="b", prefix="p", from_env=True)
+    refresh = ic.s3_storage(bucket="b", prefix="p", get_credentials=_fetch_secret)
+    assert SECRET.encode() not in pickle.dumps(from_env)
+    assert SECRET.encode() not in pickle.dumps(refresh)  # only the callback travels
+    refresh._credentials.get()  # type: ignore[attr-defined]  # fetched later: stays local
+    assert SECRET.encode() not in pickle.dumps(refresh)
+    # Like the real icechunk: static credentials travel so dask workers can write.
+    static = _storages()[0]
+    assert SECRET.encode() in pickle.dumps(static)
+
+
+@asynctest
+async def test_logs_and_errors_hold_no_secret(
+    s3_bucket: S3Bucket, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    kwargs = s3_bucket.endpoint.storage_kwargs(s3_bucket.bucket, "logs")
+    storage = ic.s3_storage(**kwargs, session_token=SECRET)  # moto accepts any token
+    repo = await ic.Repository.create_async(storage)
+    await storage.put("k", b"v")
+    assert SECRET not in repr(repo)
+    dead = ic.s3_storage(**{**kwargs, "endpoint_url": "http://127.0.0.1:9"}, session_token=SECRET)
+    dead = dead.with_settings(ic.StorageSettings(retries=ic.StorageRetriesSettings(max_tries=1)))
+    with pytest.raises(ic.StorageError) as info:
+        await dead.get("k")
+    assert SECRET not in str(info.value) and SECRET not in repr(info.value)
+    assert SECRET not in caplog.text
