@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import zarr
+from servers import S3Bucket
+from servers.fixtures import s3_bucket, s3_server
 
 import icechunk as ic
 from engine.maintenance_helpers import (
@@ -33,6 +36,7 @@ from icechunk.format.model import RepoInfo, RepoStatusData, SnapshotEntry, Updat
 from icechunk.storage.memory import InMemoryStorage
 
 LONG_AGO = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+_FIXTURES = (s3_bucket, s3_server)  # the S3 test uses these pytest fixtures
 
 
 def _storage(kind: str, tmp_path: Path) -> ic.Storage:
@@ -341,3 +345,29 @@ def test_maintenance_refuses_a_read_only_repository() -> None:
         repo.rewrite_manifests("x", branch="main")
     repo.set_status(ic.RepoStatus(ic.RepoAvailability.online))
     assert repo.garbage_collect(now).snapshots_deleted == 0
+
+
+def _past_a_second_boundary() -> dt.datetime:
+    """A cutoff every earlier write precedes by a whole second (stores list whole seconds)."""
+    time.sleep(0.2)
+    time.sleep(1 - dt.datetime.now(dt.UTC).microsecond / 1_000_000)
+    return dt.datetime.now(dt.UTC)
+
+
+def test_expire_then_gc_on_s3(s3_bucket: S3Bucket) -> None:
+    storage = s3_bucket.storage("gc")
+    repo = new_repo(storage)
+    for i in range(4):
+        write(repo, "main", i, i + 1)
+    old = _past_a_second_boundary()
+    tip = write(repo, "main", 0, 9)
+    assert len(repo.expire_snapshots(old)) == 4
+    before = {p: keys(storage, p) for p in ("snapshots", "manifests", "chunks")}
+    summary = repo.garbage_collect(old)
+    # Four expired snapshots go; of five manifests only the tip's stays; a[0]'s first
+    # chunk was overwritten by the tip.
+    assert (summary.snapshots_deleted, summary.manifests_deleted) == (4, 4)
+    assert summary.chunks_deleted == 1
+    assert keys(storage, "snapshots") == {tip, "1CECHNKREP0F1RSTCMT0"}
+    assert len(keys(storage, "chunks")) == len(before["chunks"]) - 1
+    assert read(repo, branch="main") == [9, 2, 3, 4]
