@@ -81,10 +81,10 @@ from icechunk.errors import (
     StorageError,
 )
 from icechunk.format.model import RepoAvailability
-from icechunk.ops import RepoStatus, Update, UpdateType
+from icechunk.ops import GCSummary, RepoStatus, Update, UpdateType
 from icechunk.repository import Repository
 from icechunk.session import ForkSession, Session, SessionMode
-from icechunk.snapshots import SnapshotInfo
+from icechunk.snapshots import ManifestFileInfo, SnapshotInfo
 from icechunk.storage import (
     Storage,
     StorageConcurrencySettings,
@@ -132,10 +132,12 @@ __all__ = [
     "ErrorKind",
     "ForkSession",
     "FormatError",
+    "GCSummary",
     "IcechunkError",
     "IcechunkStore",
     "InternalError",
     "InvalidInputError",
+    "ManifestFileInfo",
     "NodeNotFoundError",
     "NotFoundError",
     "ReadOnlyError",

@@ -351,6 +351,9 @@ async def diff_snapshots(core: RepoCore, from_id: SnapshotId, to_id: SnapshotId)
             found = True
             break
         span.append(entry.id)
+        # After expiration a snapshot also stands for the ancestors it skipped; their
+        # transaction logs (older than it, oldest first) are part of its change set.
+        span.extend(reversed(entry.pruned_ancestor_tx_logs or ()))
     if not found:
         raise InvalidInputError(
             f"`to` snapshot ancestry doesn't include `from`: {from_id} is not an ancestor "

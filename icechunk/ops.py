@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from icechunk._maintenance_types import GCSummary
 from icechunk._sync import sync
 from icechunk.asset_manager import OVERWRITTEN
 from icechunk.diff import html_fields
@@ -20,7 +21,14 @@ from icechunk.format.repo_info import decode_repo_info
 if TYPE_CHECKING:
     from icechunk.refs import RepoInfoStore
 
-__all__ = ["RepoAvailability", "RepoStatus", "Update", "UpdateType", "iterate_ops_log"]
+__all__ = [
+    "GCSummary",
+    "RepoAvailability",
+    "RepoStatus",
+    "Update",
+    "UpdateType",
+    "iterate_ops_log",
+]
 
 
 def _datetime(micros: int) -> dt.datetime:

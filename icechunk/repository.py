@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from icechunk._admin_core import refuse_if_not_online
 from icechunk._repo_core import MAIN, RepoCore, parse_snapshot_id
+from icechunk._repo_maintenance import MaintenanceMixin
 from icechunk._repository_admin import RepositoryAdminMixin
 from icechunk._sync import sync
 from icechunk._v1_repo import detect_spec_version, refuse_v1_write, require_spec_v2
@@ -60,7 +61,7 @@ class _Ancestry:
         return SnapshotInfo(await self._agen.__anext__())
 
 
-class Repository(RepositoryAdminMixin):
+class Repository(RepositoryAdminMixin, MaintenanceMixin):
     """An Icechunk repository: branches, tags, snapshots and sessions over one storage."""
 
     def __init__(self, core: RepoCore) -> None:

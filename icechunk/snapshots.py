@@ -6,9 +6,10 @@ import datetime as dt
 import html
 from typing import Any
 
+from icechunk.format.model import ManifestFileInfo as _ManifestFileRecord
 from icechunk.format.model import SnapshotEntry
 
-__all__ = ["SnapshotInfo"]
+__all__ = ["ManifestFileInfo", "SnapshotInfo"]
 
 
 class SnapshotInfo:
@@ -73,3 +74,39 @@ class SnapshotInfo:
             for k, v in rows
         )
         return f"<table><caption>Snapshot {html.escape(self.id)}</caption>{body}</table>"
+
+
+class ManifestFileInfo:
+    """A manifest file a snapshot uses: its id, size in bytes and number of chunk refs."""
+
+    __slots__ = ("_info",)
+
+    def __init__(self, info: _ManifestFileRecord) -> None:
+        self._info = info
+
+    @property
+    def id(self) -> str:
+        """The manifest id."""
+        return str(self._info.id)
+
+    @property
+    def size_bytes(self) -> int:
+        """Size of the manifest file in bytes."""
+        return self._info.size_bytes
+
+    @property
+    def num_chunk_refs(self) -> int:
+        """How many chunk refs the manifest holds."""
+        return self._info.num_chunk_refs
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ManifestFileInfo) and self._info == other._info
+
+    def __hash__(self) -> int:
+        return hash(self._info.id)
+
+    def __repr__(self) -> str:
+        return (
+            f"<icechunk.snapshots.ManifestFileInfo>\nid: {self.id}\n"
+            f"size_bytes: {self.size_bytes}\nnum_chunk_refs: {self.num_chunk_refs}\n"
+        )

@@ -551,3 +551,25 @@ def _decode_array(
     order[rows] = count + np.arange(len(rows))
     location = columns.location.concat(plain).take(order)
     return replace(columns, location=location)
+
+
+def location_compression_summary(data: bytes) -> tuple[bool, int]:
+    """Whether a manifest file compresses virtual locations, and how many refs use it.
+
+    Returns
+    -------
+    tuple[bool, int]
+        ``(has a location dictionary, number of refs with a compressed location)``.
+    """
+    _, payload = decode_file(data, FileType.MANIFEST)
+    try:
+        root = root_table(payload)
+        buf = Buffer(payload)
+        compressed = 0
+        for array in root.table_vector(1, lambda t: t) or ():
+            span = array.vector_span(1, 4)
+            if span is not None and span[1]:
+                compressed += int(np.count_nonzero(decode_refs(buf, span[0], span[1])[2]))
+        return root.bytes_vector(2) is not None, compressed
+    except (IndexError, ValueError, struct.error) as exc:
+        raise FormatError(f"corrupt manifest file: {exc}") from exc

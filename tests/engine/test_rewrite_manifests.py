@@ -1,0 +1,103 @@
+"""Repository.rewrite_manifests and list_manifest_files."""
+
+from __future__ import annotations
+
+import pytest
+import zarr
+
+import icechunk as ic
+from engine.maintenance_helpers import (
+    ancestry_ids,
+    keys,
+    new_repo,
+    now_after_writes,
+    op_kinds,
+    read,
+    write,
+)
+from icechunk.errors import InvalidInputError, RefNotFoundError
+
+NO_SPLITTING = {
+    "split_sizes": [
+        [{"path_matches": {"regex": ".*"}}, [{"num_chunks": 4294967295, "condition": "Any"}]]
+    ]
+}
+
+
+def _history() -> tuple[ic.Repository, list[str]]:
+    repo = new_repo()
+    snaps = [write(repo, "main", i, i + 1) for i in range(3)]
+    session = repo.writable_session("main")
+    zarr.open_group(session.store).create_array("b", shape=(2,), chunks=(1,), dtype="i2")[:] = [
+        7,
+        8,
+    ]
+    snaps.append(session.commit("add b"))
+    return repo, snaps
+
+
+def test_rewrite_keeps_data_and_replaces_manifests() -> None:
+    repo, snaps = _history()
+    before = {m.id for m in repo.list_manifest_files(snaps[-1])}
+    new = repo.rewrite_manifests("rewrite", branch="main", metadata={"who": "test"})
+    after = repo.list_manifest_files(new)
+    assert {m.id for m in after}.isdisjoint(before)
+    assert sum(m.num_chunk_refs for m in after) == 5
+    assert all(m.size_bytes > 0 for m in after)
+    assert read(repo, branch="main") == [1, 2, 3, -1]
+    b = zarr.open_array(repo.readonly_session(branch="main").store, path="b")
+    assert list(b[:]) == [7, 8]
+    info = repo.lookup_snapshot(new)
+    assert info.parent_id == snaps[-1] and info.message == "rewrite"
+    assert info.metadata == {"__icechunk": {"splitting_config": NO_SPLITTING}, "who": "test"}
+    assert op_kinds(repo, 1) == ["NewCommit"]
+    diff = repo.diff(from_snapshot_id=snaps[-1], to_snapshot_id=new)
+    assert not diff.updated_chunks and not diff.new_arrays
+
+
+def test_rewrite_records_the_splitting_config() -> None:
+    splitting = ic.ManifestSplittingConfig.from_dict(
+        {ic.ManifestSplitCondition.AnyArray(): {ic.ManifestSplitDimCondition.Any(): 3}}
+    )
+    repo, _ = _history()
+    config = ic.RepositoryConfig(manifest=ic.ManifestConfig(splitting=splitting))
+    repo = ic.Repository.open(repo.storage, config=config)
+    new = repo.rewrite_manifests("split", branch="main")
+    recorded = repo.lookup_snapshot(new).metadata["__icechunk"]["splitting_config"]
+    assert recorded == {"split_sizes": [["any_array", [{"condition": "Any", "num_chunks": 3}]]]}
+    assert read(repo, branch="main") == [1, 2, 3, -1]
+
+
+def test_rewrite_can_amend_the_tip() -> None:
+    repo, snaps = _history()
+    new = repo.rewrite_manifests("amended", branch="main", commit_method="amend")
+    assert ancestry_ids(repo, branch="main")[:2] == [new, snaps[-2]]
+    assert op_kinds(repo, 1) == ["CommitAmended"]
+    assert read(repo, branch="main") == [1, 2, 3, -1]
+
+
+def test_rewrite_then_gc_drops_the_old_manifests() -> None:
+    repo, _ = _history()  # four manifests: three versions of /a, one of /b
+    tip = repo.rewrite_manifests("rewrite", branch="main")
+    repo.expire_snapshots(repo.lookup_snapshot(tip).written_at)
+    summary = repo.garbage_collect(now_after_writes())
+    assert summary.manifests_deleted == 4
+    assert {m.id for m in repo.list_manifest_files(tip)} == keys(repo.storage, "manifests")
+    assert read(repo, branch="main") == [1, 2, 3, -1]
+
+
+def test_rewrite_rejects_bad_input() -> None:
+    repo, _ = _history()
+    with pytest.raises(RefNotFoundError):
+        repo.rewrite_manifests("x", branch="nope")
+    with pytest.raises(InvalidInputError):
+        repo.rewrite_manifests("x", branch="main", commit_method="squash")
+
+
+def test_list_manifest_files_repr_and_unknown_snapshot() -> None:
+    repo, snaps = _history()
+    (first,) = repo.list_manifest_files(snaps[0])
+    assert repr(first).startswith("<icechunk.snapshots.ManifestFileInfo>\nid: ")
+    assert repo.list_manifest_files("1CECHNKREP0F1RSTCMT0") == []
+    with pytest.raises(ic.SnapshotNotFoundError):
+        repo.list_manifest_files("0" * 20)
