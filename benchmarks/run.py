@@ -37,7 +37,16 @@ ROWS = [
     ("open_one_chunk", "total", "(d) cold open + read 1 of 100k chunks"),
     ("local_write", "total", "floor: zarr LocalStore write 256 MiB"),
     ("local_read", "total", "floor: zarr LocalStore read 256 MiB"),
+    ("merge_split2", "total", "(e) 64 tasks write+merge+commit, split_every=2"),
+    ("merge_split2", "merge", "    of which: driver merge"),
+    ("merge_split2", "driver_peak_growth_mib", "    driver peak RSS growth"),
+    ("merge_split8", "total", "(e) 64 tasks write+merge+commit, split_every=8"),
+    ("merge_split8", "driver_peak_growth_mib", "    driver peak RSS growth"),
+    ("merge_splitnone", "total", "(e) 64 tasks write+merge+commit, split_every=None"),
+    ("merge_splitnone", "driver_peak_growth_mib", "    driver peak RSS growth"),
 ]
+# Slow to start (each spawns a dask process pool): run only when named in --workloads.
+OPT_IN = {"merge_split2", "merge_split8", "merge_splitnone"}
 QUICK_NAMES = {"256 MiB": "1 MiB", "1 MiB chunks": "64 KiB chunks", "100k": "500"}
 
 
@@ -93,6 +102,13 @@ def run_one(
     return result
 
 
+def fmt_value(label: str, x: float | None) -> str:
+    """Seconds, or MiB for ``*_mib`` labels."""
+    if label.endswith("_mib"):
+        return "-" if x is None else f"{x:.1f} MiB"
+    return fmt_s(x)
+
+
 def fmt_s(x: float | None) -> str:
     if x is None:
         return "-"
@@ -110,6 +126,8 @@ def table(results: dict[str, dict[str, list[dict[str, Any]]]], quick: bool) -> s
         header.append(f"{impl} peak RSS")
     lines = [header]
     for workload, label, name in ROWS:
+        if not any(workload in results[impl] for impl in impls):
+            continue
         if quick:
             for long, short in QUICK_NAMES.items():
                 name = name.replace(long, short)
@@ -119,9 +137,9 @@ def table(results: dict[str, dict[str, list[dict[str, Any]]]], quick: bool) -> s
             runs = results[impl].get(workload, [])
             if runs:
                 medians[impl] = statistics.median(r["timings"][label] for r in runs)
-            row.append(fmt_s(medians.get(impl)))
+            row.append(fmt_value(label, medians.get(impl)))
         if len(impls) == 2:
-            ok = "ours" in medians and medians.get("real")
+            ok = "ours" in medians and medians.get("real") and not label.endswith("_mib")
             row.append(f"{medians['ours'] / medians['real']:.2f}x" if ok else "-")
         for impl in impls:
             runs = results[impl].get(workload, [])
@@ -147,7 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=3, help="repetitions per workload (default 3)")
     p.add_argument("--quick", action="store_true", help="tiny sizes, for smoke runs")
     p.add_argument("--only", choices=["ours", "real"], help="run a single implementation")
-    p.add_argument("--workloads", help="comma-separated subset of: " + ",".join(workload_order()))
+    p.add_argument(
+        "--workloads",
+        help="comma-separated subset of: "
+        + ",".join(workload_order())
+        + " (the merge_* ones run only when named)",
+    )
     p.add_argument("--json", type=Path, help="also write the raw results here")
     p.add_argument("--keep", action="store_true", help="keep the scratch directory")
     args = p.parse_args(argv)
@@ -159,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             raise SystemExit(f"unknown workloads: {sorted(unknown)}")
         order = [w for w in order if w in wanted]
+    else:
+        order = [w for w in order if w not in OPT_IN]
 
     impls = interpreters(args.only)
     scratch = Path(tempfile.mkdtemp(prefix="icechunk-bench-"))
@@ -176,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                     versions[impl] = (
                         f"icechunk {r['icechunk']}, zarr {r['zarr']}, Python {r['python']}"
                     )
-                    times = ", ".join(f"{k}={fmt_s(v)}" for k, v in r["timings"].items())
+                    times = ", ".join(f"{k}={fmt_value(k, v)}" for k, v in r["timings"].items())
                     print(f"[{rep + 1}/{args.repeat}] {impl:4} {workload:15} {times}", flush=True)
     finally:
         if args.keep:

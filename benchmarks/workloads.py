@@ -14,6 +14,7 @@ Usage: python workloads.py WORKLOAD --workdir DIR [--quick]
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import resource
 import shutil
@@ -34,11 +35,17 @@ def sizes(quick: bool) -> dict[str, int]:
     """Array sizes, in float32 / float64 elements."""
     if quick:
         # 1 MiB array of 64 KiB chunks; 500 tiny chunks.
-        return {"big_elems": MIB // 4, "big_chunk": 64 * 1024 // 4, "many_chunks": 500}
+        return {
+            "big_elems": MIB // 4,
+            "big_chunk": 64 * 1024 // 4,
+            "many_chunks": 500,
+            "merge_quick": 1,
+        }
     return {
         "big_elems": 256 * MIB // 4,  # 256 MiB of float32
         "big_chunk": MIB // 4,  # 1 MiB chunks
         "many_chunks": 100_000,  # 100k chunks of one float64 (8 bytes, stored inline)
+        "merge_quick": 0,  # distributed_merge.py's full sizes
     }
 
 
@@ -154,6 +161,23 @@ def local_read(workdir: Path, s: dict[str, int]) -> dict[str, float]:
     return {"total": t1 - t0}
 
 
+def _merge_workload(split_every: int | None) -> Any:
+    """A distributed-merge workload from distributed_merge.py (loaded by path: the real
+    wheel's child runs with ``python -I``, which leaves this directory off sys.path)."""
+
+    def run(workdir: Path, s: dict[str, int]) -> dict[str, float]:
+        spec = importlib.util.spec_from_file_location(
+            "distributed_merge", Path(__file__).with_name("distributed_merge.py")
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        timings: dict[str, float] = module.merge_64(workdir, bool(s["merge_quick"]), split_every)
+        return timings
+
+    return run
+
+
 # Run order matters: readers follow their writers.
 WORKLOADS = {
     "write_big": write_big,
@@ -162,6 +186,9 @@ WORKLOADS = {
     "open_one_chunk": open_one_chunk,
     "local_write": local_write,
     "local_read": local_read,
+    "merge_split2": _merge_workload(2),
+    "merge_split8": _merge_workload(8),
+    "merge_splitnone": _merge_workload(None),
 }
 
 

@@ -6,15 +6,17 @@ chunk writes, so a change set can be replayed on top of a newer snapshot (rebase
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from icechunk.format.ids import NodeId
 from icechunk.format.model import ChunkPayload, DimensionShape
 
-__all__ = ["ArrayMeta", "ChangeSet", "NewNode"]
+__all__ = ["ArrayMeta", "ChangeSet", "NewNode", "merge_conflicts"]
 
 Coords = tuple[int, ...]
+_K = TypeVar("_K")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +91,23 @@ class ChangeSet:
                 yield node
 
     def merge(self, other: ChangeSet) -> None:
-        """Fold ``other`` (made later, or by a fork of the same base) into this one."""
+        """Fold ``other`` (made later, or by a fork of the same base) into this one.
+
+        Chunk writes of both sides to the same chunk are not a conflict: ``other``'s
+        wins. Anything :func:`merge_conflicts` reports is.
+
+        Raises
+        ------
+        SessionStateError
+            If the two change sets conflict (kind ``merge-failed``); nothing is merged.
+        """
+        problems = merge_conflicts(self, other)
+        if problems:
+            from icechunk.errors import ErrorKind, SessionStateError
+
+            raise SessionStateError(
+                "failed to merge sessions: " + "; ".join(problems), ErrorKind.MERGE_FAILED
+            )
         for path in other.deleted_groups:
             self.new_nodes.pop(path, None)
         for path in other.deleted_arrays:
@@ -103,3 +121,54 @@ class ChangeSet:
             self.chunks.setdefault(node, {}).update(writes)
         self.moves.extend(other.moves)
         self.moved |= other.moved
+
+
+def _differing(ours: Mapping[_K, object], theirs: Mapping[_K, object]) -> list[_K]:
+    """Keys present on both sides with different values."""
+    return [key for key, value in theirs.items() if key in ours and ours[key] != value]
+
+
+def _deleted_but_modified(deleting: ChangeSet, modifying: ChangeSet, arrays: bool) -> list[str]:
+    deleted = deleting.deleted_arrays if arrays else deleting.deleted_groups
+    updated: Mapping[NodeId, object] = (
+        modifying.updated_arrays if arrays else modifying.updated_groups
+    )
+    return [
+        path
+        for path, node in deleted.items()
+        if node in updated or (arrays and modifying.chunk_changes(node))
+    ]
+
+
+def merge_conflicts(ours: ChangeSet, theirs: ChangeSet) -> list[str]:
+    """Why ``theirs`` cannot be merged into ``ours``: one sentence per kind of clash.
+
+    Identical entries on both sides (a fork merged twice, or changes a fork inherited
+    from its parent) are not conflicts; two writers creating the same path, updating
+    the same node differently, or one deleting a node the other modified are.
+    """
+    problems: list[str] = []
+    created = _differing(ours.new_nodes, theirs.new_nodes)
+    created_arrays = sorted(p for p in created if theirs.new_nodes[p].array is not None)
+    created_groups = sorted(p for p in created if theirs.new_nodes[p].array is None)
+    for what, paths in (("arrays", created_arrays), ("groups", created_groups)):
+        if paths:
+            problems.append(f"Multiple writers created the same {what}: {', '.join(paths)}")
+    for what, ours_upd, theirs_upd in (
+        ("arrays", ours.updated_arrays, theirs.updated_arrays),
+        ("groups", ours.updated_groups, theirs.updated_groups),
+    ):
+        nodes = _differing(ours_upd, theirs_upd)
+        if nodes:
+            problems.append(
+                f"Multiple writers updated the same {what}: {', '.join(sorted(map(str, nodes)))}"
+            )
+    for what, arrays in (("Arrays", True), ("Groups", False)):
+        paths = _deleted_but_modified(ours, theirs, arrays) + _deleted_but_modified(
+            theirs, ours, arrays
+        )
+        if paths:
+            problems.append(
+                f"{what} were both deleted and modified: {', '.join(sorted(set(paths)))}"
+            )
+    return problems
