@@ -8,6 +8,10 @@ notebook. Its settings, runtime files and workspaces live in a fresh state folde
 previous session's open tabs or a user's own JupyterLab configuration never leak in, and
 news and update checks are off (they would call the internet). The URL with the token is
 printed on a line starting with ``DEMO_URL``.
+
+JupyterLab serves a scratch copy of notebooks/ (plus a ``demo-repo`` link to the demo
+repository) from the state folder: running and autosaving notebooks in the demo never writes
+outputs into the checkout, where the notebook tests require output-free notebooks.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import importlib.util
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -85,6 +90,16 @@ def lab_command(port: int, token: str, root: Path) -> list[str]:
     return command
 
 
+def scratch_workspace(state: Path, repo: Path) -> Path:
+    """Copy notebooks/ into ``state`` and link the demo repository next to it."""
+    workspace = state / "workspace"
+    shutil.rmtree(workspace, ignore_errors=True)
+    shutil.copytree(ROOT / "notebooks", workspace / "notebooks",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    (workspace / "demo-repo").symlink_to(repo, target_is_directory=True)
+    return workspace
+
+
 def wait_until_up(proc: subprocess.Popen[bytes], port: int, token: str, log: Path) -> None:
     """Poll ``/api/status`` until the server answers; fail with the log if it exits first."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -138,16 +153,19 @@ def run_lab(args: argparse.Namespace) -> int:
     port = args.port or free_port()
     token = secrets.token_hex(24)
     log = state / "jupyterlab.log"
+    root = Path(args.root).resolve() if args.root else scratch_workspace(state, args.repo)
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            lab_command(port, token, Path(args.root).resolve()), stdout=out,
+            lab_command(port, token, root), stdout=out,
             stderr=subprocess.STDOUT, env=lab_environment(state), preexec_fn=die_with_parent,
         )
     wait_until_up(proc, port, token, log)
     url = f"http://127.0.0.1:{port}/lab/tree/{START_NOTEBOOK}?token={token}"
     print(f"\nJupyterLab is running (log: {log}). Open the quickstart notebook at:\n"
           f"DEMO_URL {url}\n"
-          f"The demo repository is in {args.repo}. Press Ctrl+C to stop.", flush=True)
+          f"Notebooks are served from {root} (a scratch copy unless --root was given);\n"
+          f"the demo repository is {args.repo} (`demo-repo` there). Press Ctrl+C to stop.",
+          flush=True)
     return serve(proc)
 
 
@@ -170,8 +188,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--repo", type=Path, default=ROOT / "demo-repo",
                         help="where to build the demo repository")
-    parser.add_argument("--root", type=Path, default=ROOT,
-                        help="JupyterLab's root folder (must contain notebooks/)")
+    parser.add_argument("--root", type=Path, default=None,
+                        help="serve this folder (must contain notebooks/) instead of a scratch "
+                             "copy of the checkout's notebooks")
     parser.add_argument("--state-dir", type=Path, default=None,
                         help="JupyterLab settings/runtime/workspaces (default: a new temp folder)")
     parser.add_argument("--no-build", action="store_true", help="reuse an existing demo repository")

@@ -53,6 +53,7 @@ def _free_port() -> int:
 class Demo:
     url: str
     repo: Path
+    state: Path
     output: list[str]
 
 
@@ -90,7 +91,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             match = URL_LINE.match(line)
             url = match.group(1) if match else None
         assert f":{port}/" in url
-        yield Demo(url=url, repo=tmp / "repo", output=output)
+        yield Demo(url=url, repo=tmp / "repo", state=tmp / "state", output=output)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -105,6 +106,13 @@ def test_launcher_built_the_demo_repository(demo: Demo) -> None:
     for name in ("main", "experiment", "reprocessing", "shared-analysis", "v1.0", "v2.0"):
         assert name in text
     assert (demo.repo / "repo").is_file(), "the demo repository was not written"
+
+
+def test_lab_serves_a_scratch_copy_of_the_notebooks(demo: Demo) -> None:
+    """Running the demo must never write outputs into the checkout's notebooks."""
+    workspace = demo.state / "workspace"
+    assert (workspace / "notebooks" / "01_quickstart.ipynb").is_file()
+    assert (workspace / "demo-repo").resolve() == demo.repo.resolve()
 
 
 def test_quickstart_opens_in_chromium(demo: Demo, tmp_path: Path) -> None:
