@@ -127,20 +127,29 @@ def build_demo_repo(repo: Path) -> None:
 
 
 def serve(proc: subprocess.Popen[bytes]) -> int:
-    """Wait for the server; on SIGINT/SIGTERM stop it (and its kernels) cleanly."""
+    """Wait for the server; on Ctrl+C or SIGTERM stop it (and its kernels) and exit 0."""
+    stopping = False
+
     def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
         proc.send_signal(signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, stop)
+    # Ctrl+C must work even when started from a shell that ignores SIGINT for background jobs.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        return proc.wait()
+        code = proc.wait()
     except KeyboardInterrupt:
+        stopping = True
         proc.send_signal(signal.SIGTERM)
         try:
-            return proc.wait(timeout=15)
+            code = proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
-            return proc.wait()
+            code = proc.wait()
+    # A stop we asked for is a normal end, not a failure for `make`.
+    return 0 if stopping else code
 
 
 def run_lab(args: argparse.Namespace) -> int:
