@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ DRAFTS = sorted((NOTEBOOKS / "drafts").glob("*.ipynb"))
 CELL_TIMEOUT_S = int(os.environ.get("NOTEBOOK_CELL_TIMEOUT", "180"))
 # A cell tagged like this may keep its outputs in git: a rendered static repr is its point.
 KEEP_OUTPUT_TAG = "keep-output"
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 WHICH_ICECHUNK = "import icechunk as _ic\nprint(_ic.__file__)"
 
 
@@ -52,7 +54,7 @@ def _describe_failure(nb: Any, path: Path, error: Exception) -> str:
         index, cell = failing[0]
         where = f"cell {index} (execution count {cell.get('execution_count')})"
         source = "\n".join("    " + line for line in cell.source.splitlines())
-    detail = str(error).strip().splitlines()
+    detail = ANSI_ESCAPE.sub("", str(error)).strip().splitlines()
     tail = "\n".join(detail[-25:])
     return f"{path.relative_to(REPO_ROOT)} failed in {where}:\n{source}\n\n{tail}"
 
@@ -82,10 +84,13 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     )
     # One extra cell, run last, reports which icechunk the kernel imported.
     nb.cells.append(nbformat.v4.new_code_cell(WHICH_ICECHUNK, id="which-icechunk"))
+    failure = None
     try:
         client.execute()
     except (CellExecutionError, CellTimeoutError, RuntimeError) as error:
-        pytest.fail(_describe_failure(nb, path, error), pytrace=False)
+        failure = _describe_failure(nb, path, error)
+    if failure is not None:  # outside the except block: no chained-traceback noise
+        pytest.fail(failure, pytrace=False)
     imported = "".join(out.get("text", "") for out in nb.cells[-1].outputs).strip()
     assert Path(imported).is_relative_to(REPO_ROOT), f"kernel imported {imported}"
 
