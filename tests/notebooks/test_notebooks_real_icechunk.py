@@ -1,7 +1,7 @@
 """The notebooks' code runs unchanged under the real ``icechunk`` 2.x wheel.
 
 The README promises that notebook code ports between pyicechunk and ``icechunk``. This runs
-every executed notebook's code cells, as one script in a temporary working directory, under
+every notebook's code cells (drafts included), as one script in a temporary working directory, under
 the reference interpreter of tests/interop (``.venv-real``, icechunk 2.3.0). A missing
 reference interpreter fails the test, as in tests/interop.
 """
@@ -17,7 +17,14 @@ import pytest
 from interop import harness
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-EXECUTED = sorted(NOTEBOOKS.glob("*.ipynb"))
+# Drafts too: they are written for the real API of features pyicechunk has not merged, so
+# this is what keeps them correct until they move up. 07 needs moto, which the reference
+# venv does not install (it was checked by hand against 2.3.0 when written).
+NEEDS_PACKAGES_MISSING_FROM_REFERENCE_VENV = {"07_cloud_storage_s3.ipynb"}
+PORTABLE = sorted(NOTEBOOKS.glob("*.ipynb")) + sorted(
+    path for path in (NOTEBOOKS / "drafts").glob("*.ipynb")
+    if path.name not in NEEDS_PACKAGES_MISSING_FROM_REFERENCE_VENV
+)
 TIMEOUT_S = 300
 
 
@@ -30,7 +37,7 @@ def _script(path: Path) -> str:
 
 @pytest.mark.interop
 @pytest.mark.slow
-@pytest.mark.parametrize("path", EXECUTED, ids=[p.name for p in EXECUTED])
+@pytest.mark.parametrize("path", PORTABLE, ids=[p.name for p in PORTABLE])
 def test_notebook_code_runs_under_real_icechunk(path: Path, tmp_path: Path) -> None:
     python = harness.real_python()
     script = tmp_path / "notebook.py"
