@@ -101,21 +101,20 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             proc.wait()
 
 
-def test_launcher_built_the_demo_repository(demo: Demo) -> None:
+def _check_launcher_output(demo: Demo) -> None:
     text = "\n".join(demo.output)
     for name in ("main", "experiment", "reprocessing", "shared-analysis", "v1.0", "v2.0"):
-        assert name in text
+        assert name in text, f"demo repository summary lacks {name!r}"
     assert (demo.repo / "repo").is_file(), "the demo repository was not written"
-
-
-def test_lab_serves_a_scratch_copy_of_the_notebooks(demo: Demo) -> None:
-    """Running the demo must never write outputs into the checkout's notebooks."""
+    # Running the demo must never write outputs into the checkout's notebooks.
     workspace = demo.state / "workspace"
     assert (workspace / "notebooks" / "01_quickstart.ipynb").is_file()
     assert (workspace / "demo-repo").resolve() == demo.repo.resolve()
 
 
-def test_quickstart_opens_in_chromium(demo: Demo, tmp_path: Path) -> None:
+# One test, so that under pytest-xdist a single worker starts the (costly) server.
+def test_demo_server_opens_the_quickstart_in_chromium(demo: Demo, tmp_path: Path) -> None:
+    _check_launcher_output(demo)
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (part of `make test`)")
     if importlib.util.find_spec("playwright") is None:
