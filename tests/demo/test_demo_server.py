@@ -139,6 +139,11 @@ def test_demo_server_opens_the_quickstart_in_chromium(demo: Demo, tmp_path: Path
             # The notebook's kernel started: the status indicator settles on idle.
             idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
             expect(idle).to_be_visible(timeout=90_000)
+            # Run the first code cell: the kernel imports icechunk and zarr and prints them.
+            page.locator(".jp-CodeCell .cm-content").first.click()
+            page.keyboard.press("Shift+Enter")
+            output = page.locator(".jp-CodeCell .jp-OutputArea-output").first
+            expect(output).to_contain_text(re.compile(r"icechunk \S+ \| zarr 3\."), timeout=90_000)
             # DEMO_SCREENSHOT_DIR keeps the picture for a human to look at.
             shots = Path(os.environ.get("DEMO_SCREENSHOT_DIR", tmp_path))
             page.screenshot(path=str(shots / "demo_quickstart.png"))
