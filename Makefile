@@ -13,13 +13,16 @@ MAKEFLAGS += --no-builtin-rules
 
 PYTHON ?= python3
 PIP_FLAGS ?= --disable-pip-version-check --quiet
-EXTRAS ?= dask,xarray,widgets,test
-REAL_PACKAGES ?= icechunk==2.3.0 zarr numpy xarray
+EXTRAS ?= dask,xarray,widgets,notebooks,test
+REAL_PACKAGES ?= icechunk==2.3.0 zarr numpy xarray "dask[array]" distributed
 V1_PACKAGES ?= icechunk==1.1.21 zarr
 # Azure Blob test server (tests/servers); 3.36+ needs node >= 22
 AZURITE_PACKAGE ?= azurite@3.35.0
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
+DEMO ?= lab
+DEMO_PORT ?= 0
+CHROMIUM ?= /usr/bin/chromium
 
 VENV := .venv
 VENV_REAL := .venv-real
@@ -37,14 +40,16 @@ export ICECHUNK_REAL_PYTHON := $(abspath $(VENV_REAL)/bin/python)
 export ICECHUNK_V1_PYTHON := $(abspath $(VENV_V1)/bin/python)
 
 .PHONY: help venvs $(VENV) $(VENV_REAL) $(VENV_V1) test test-servers lint typecheck pytest demo bench \
-        clean distclean
+        chromium clean distclean
 
 help:
-	@echo "make demo       build .venv and run scripts/demo.py"
+	@echo "make demo       build .venv and the demo repository, then start JupyterLab on 127.0.0.1"
+	@echo "                at the quickstart notebook (DEMO=panel: the Panel explorer; DEMO_PORT=N)"
 	@echo "make test       build all venvs, then ruff check + mypy + pytest (PYTEST_ARGS=...)"
 	@echo "make lint       ruff check"
 	@echo "make typecheck  mypy (strict on icechunk and icechunk_widgets)"
 	@echo "make bench      run benchmarks/run.py"
+	@echo "make chromium   install Debian chromium for the browser tests (apt, only if missing)"
 	@echo "make venvs      build .venv, .venv-real (icechunk 2.x) and .venv-v1 (icechunk 1.1.21)"
 	@echo "make clean      remove caches and scratch output; distclean also removes the venvs"
 
@@ -96,7 +101,7 @@ $(STAMP_NODE): Makefile
 test-servers: $(STAMP_NODE)
 
 # Runs every check even when an earlier one fails, then fails if any did.
-test: $(VENV) $(VENV_REAL) $(VENV_V1) test-servers
+test: $(VENV) $(VENV_REAL) $(VENV_V1) test-servers chromium
 	status=0; \
 	echo "== ruff check"; $(BIN)/ruff check icechunk icechunk_widgets tests || status=1; \
 	echo "== mypy"; $(BIN)/mypy || status=1; \
@@ -109,11 +114,23 @@ lint: $(VENV)
 typecheck: $(VENV)
 	$(BIN)/mypy
 
-pytest: $(VENV) $(VENV_REAL) $(VENV_V1) test-servers
+pytest: $(VENV) $(VENV_REAL) $(VENV_V1) test-servers chromium
 	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
+# Builds demo-repo/ (scripts/demo.py), then serves JupyterLab on 127.0.0.1 opened at
+# notebooks/01_quickstart.ipynb and prints the URL with its token (scripts/demo_server.py).
 demo: $(VENV)
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python scripts/demo_server.py $(DEMO) --port $(DEMO_PORT)
+
+# Headless Debian chromium for the Playwright tests (never `playwright install`: offline CI).
+# Idempotent: does nothing when it is already there. DPkg::Lock::Timeout waits for a held lock.
+chromium:
+	@if [[ -x "$(CHROMIUM)" ]]; then exit 0; fi; \
+	if [[ $$(id -u) -ne 0 ]]; then \
+		echo "$(CHROMIUM) is missing; install it as root: apt-get install -y chromium" >&2; exit 1; \
+	fi; \
+	apt-get -o DPkg::Lock::Timeout=600 update -q && \
+	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q chromium
 
 bench: $(VENV) $(VENV_REAL)
 	@if [[ -f benchmarks/run.py ]]; then \
