@@ -111,7 +111,11 @@ from icechunk.versions import (
 )
 from icechunk.virtual import VirtualChunkSpec
 
-__version__ = "0.1.0"
+#: The reference ``icechunk`` API version this package implements, with our own release as
+#: the local label: code that checks ``Version(icechunk.__version__).major >= 2`` sees 2.x.
+__version__ = "2.3.0+pyicechunk.0.1.0"
+#: This implementation's own release.
+__pyicechunk_version__ = "0.1.0"
 
 __all__ = [
     "AlreadyExistsError",

@@ -166,15 +166,16 @@ class SessionExtrasMixin:
     def flush(self, message: str, *, metadata: dict[str, Any] | None = None) -> str:
         """Save the changes as a new snapshot without moving any branch; return its id.
 
-        The session becomes read-only, based on the new snapshot. Point a branch at it
-        with :meth:`Repository.reset_branch` or tag it.
+        The session becomes read-only, based on the new snapshot and on no branch. Point a
+        branch at it with :meth:`Repository.reset_branch` or tag it.
         """
         return sync(self.flush_async(message, metadata=metadata))
 
     async def flush_async(self, message: str, *, metadata: dict[str, Any] | None = None) -> str:
         """Async form of :meth:`flush`."""
         core = self._core
-        core._require_writable()
+        # Like the reference: read-only and unchanged sessions may flush too (an empty
+        # snapshot on top of the session's base).
         if not isinstance(message, str):
             raise InvalidInputError("commit message must be a string")
         parent = core.snapshot_id
@@ -189,6 +190,7 @@ class SessionExtrasMixin:
         await core.repo.refs.update(record)
         core._rebase_onto(snap)
         core.writable = False
+        core.branch = None  # the new snapshot is on no branch
         return str(snap.id)
 
 

@@ -82,7 +82,7 @@ def test_flush_makes_a_detached_snapshot(session_and_array: tuple) -> None:
     repo, session, _ = session_and_array
     base = repo.lookup_branch("main")
     sid = session.flush("flushed", metadata={"k": 1})
-    assert session.read_only and session.snapshot_id == sid
+    assert session.read_only and session.snapshot_id == sid and session.branch is None
     assert repo.lookup_branch("main") == base
     info = repo.lookup_snapshot(sid)
     assert (info.parent_id, info.message, info.metadata) == (base, "flushed", {"k": 1})
@@ -93,6 +93,9 @@ def test_flush_makes_a_detached_snapshot(session_and_array: tuple) -> None:
     np.testing.assert_array_equal(data, np.arange(10))
     with pytest.raises(ic.ReadOnlyError):
         session.shift_array("/a", [1])
+    # Read-only and unchanged sessions flush too, as with the reference implementation.
+    again = repo.readonly_session("main").flush("empty")
+    assert repo.lookup_snapshot(again).parent_id == sid
 
 
 def test_store_sync_clear_and_partial_writes() -> None:
