@@ -147,7 +147,12 @@ class Session(SessionExtrasMixin):
             attempts = 0
             while True:
                 try:
-                    landed = await self._core.commit(message, metadata, allow_empty)
+                    # After a rebase the solver may have resolved every change away; the
+                    # reference still records the commit then, so emptiness is only
+                    # checked on the first attempt.
+                    landed = await self._core.commit(
+                        message, metadata, allow_empty or attempts > 0
+                    )
                 except RebaseFailedError:
                     raise
                 except ConflictError:

@@ -227,3 +227,23 @@ def test_conflicts_match_reference_wheel(tmp_path: Path) -> None:
         "ZarrMetadataUpdateOfDeletedGroup",
         "NewNodeConflictsWithExistingNode",
     }
+
+
+def test_commit_lands_when_the_solver_resolves_every_change_away() -> None:
+    # Same behaviour as the reference: the session had changes when commit was called,
+    # so the rebased (now empty) commit is still recorded instead of failing as empty.
+    repo = ic.Repository.create(ic.in_memory_storage())
+    setup = repo.writable_session("main")
+    zarr.create_array(setup.store, name="a", shape=(4,), chunks=(2,), dtype="i4")[:] = 1
+    setup.commit("setup")
+    ours, theirs = repo.writable_session("main"), repo.writable_session("main")
+    zarr.open_array(theirs.store, path="a")[0] = 5
+    zarr.open_array(ours.store, path="a")[0] = 6
+    landed_theirs = theirs.commit("theirs")
+    solver = ic.BasicConflictSolver(on_chunk_conflict=ic.VersionSelection.UseTheirs)
+    sid = ours.commit("ours", rebase_with=solver)
+    assert repo.lookup_snapshot(sid).parent_id == landed_theirs
+    assert not ours.has_uncommitted_changes
+    assert zarr.open_array(repo.readonly_session("main").store, path="a")[0] == 5
+    with pytest.raises(ic.SessionStateError, match="no changes made to the session"):
+        repo.writable_session("main").commit("empty", rebase_with=solver)
