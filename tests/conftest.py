@@ -14,36 +14,18 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import settings
 from interop import harness
+from interop.samples import SampleRepo
 
 # Timing belongs in benchmarks/, not in unit tests: a loaded CI machine must not turn a
 # slow example into a failure.
 settings.register_profile("pyicechunk", deadline=None)
 settings.load_profile("pyicechunk")
-
-
-@dataclass(frozen=True)
-class SampleRepo:
-    """A copy of a sample repository written by ``write_sample.py``.
-
-    ``path`` is a private copy the test may modify; ``info`` is the script's JSON output
-    (``{"snapshots": {label: id}, "branches": [...], "tags": [...]}``); ``dump`` is
-    ``dump.py``'s output for the pristine repository, produced by the same wheel that wrote it.
-    """
-
-    path: Path
-    info: dict[str, Any]
-    dump: dict[str, Any]
-
-    @property
-    def snapshots(self) -> dict[str, str]:
-        return dict(self.info["snapshots"])
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import SampleRepo
+from interop.samples import SampleRepo
 
 import icechunk as ic
 from engine.maintenance_helpers import (
@@ -183,7 +183,7 @@ def test_v1_repositories_refuse_with_an_upgrade_hint(v1_sample_repo: SampleRepo)
     now = dt.datetime.now(dt.UTC)
     with pytest.raises(ic.IcechunkError, match="upgrade") as info:
         repo.expire_snapshots(now)
-    assert info.value.kind == ErrorKind.UNSUPPORTED_OPERATION_FOR_VERSION
+    assert info.value.kind == ErrorKind.UNSUPPORTED_SPEC_VERSION
     with pytest.raises(ic.IcechunkError, match="upgrade"):
         repo.garbage_collect(now)
 

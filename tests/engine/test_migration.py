@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 import zarr
-from conftest import SampleRepo
 from interop import harness
+from interop.samples import SampleRepo
 
 import icechunk as ic
 

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pytest
 import zarr
-from conftest import SampleRepo
 from interop import harness
+from interop.samples import SampleRepo
 
 import icechunk
 from icechunk.errors import ErrorKind, FormatError, RefNotFoundError

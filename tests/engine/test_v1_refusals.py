@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import zarr
-from conftest import SampleRepo
+from interop.samples import SampleRepo
 
 import icechunk
 from icechunk._v1_repo import require_spec_v2
