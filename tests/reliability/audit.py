@@ -77,9 +77,15 @@ def audit(storage: Storage) -> Audit:
 
 
 def digest_of(repo: ic.Repository, snapshot_id: str) -> str:
-    """SHA-256 over every node of a snapshot: path, attributes, shape, dtype and data."""
-    root = zarr.open_group(repo.readonly_session(snapshot_id=snapshot_id).store, mode="r")
+    """SHA-256 over every node of a snapshot, see :func:`digest_store`."""
+    return digest_store(repo.readonly_session(snapshot_id=snapshot_id).store)
+
+
+def digest_store(store: ic.IcechunkStore) -> str:
+    """SHA-256 over every node of a store: path, attributes, shape, dtype and data."""
+    root = zarr.open_group(store, mode="r")
     h = hashlib.sha256()
+    h.update(repr(sorted(root.attrs.asdict().items())).encode())
     for path, node in sorted(root.members(max_depth=None), key=lambda kv: kv[0]):
         h.update(path.encode() + b"\0")
         h.update(repr(sorted(node.attrs.asdict().items())).encode())
