@@ -31,7 +31,7 @@ from icechunk.format.header import HEADER_SIZE, MAGIC
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from targets import (  # noqa: E402
+from targets import (
     DECODERS,
     collect_seeds,
     decode_all,
