@@ -33,7 +33,7 @@ export ICECHUNK_REAL_PYTHON := $(abspath $(VENV_REAL)/bin/python)
 export ICECHUNK_V1_PYTHON := $(abspath $(VENV_V1)/bin/python)
 
 .PHONY: help venvs $(VENV) $(VENV_REAL) $(VENV_V1) test lint typecheck pytest demo bench \
-        clean distclean
+        soak clean distclean
 
 help:
 	@echo "make demo       build .venv and run scripts/demo.py"
@@ -41,6 +41,7 @@ help:
 	@echo "make lint       ruff check"
 	@echo "make typecheck  mypy (strict on icechunk and icechunk_widgets)"
 	@echo "make bench      run benchmarks/run.py"
+	@echo "make soak       long reliability run: 200 SIGKILLed writers, 10 min atheris per target"
 	@echo "make venvs      build .venv, .venv-real (icechunk 2.x) and .venv-v1 (icechunk 1.1.21)"
 	@echo "make clean      remove caches and scratch output; distclean also removes the venvs"
 
@@ -93,6 +94,10 @@ typecheck: $(VENV)
 
 pytest: $(VENV) $(VENV_REAL) $(VENV_V1)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# The reliability and fuzz tests scaled up (ICECHUNK_SOAK=1); -s prints their figures.
+soak: $(VENV) $(VENV_REAL) $(VENV_V1)
+	ICECHUNK_SOAK=1 $(BIN)/pytest -p no:cacheprovider -s -q tests/reliability tests/fuzz
 
 demo: $(VENV)
 	$(BIN)/python scripts/demo.py
