@@ -40,7 +40,7 @@ export ICECHUNK_REAL_PYTHON := $(abspath $(VENV_REAL)/bin/python)
 export ICECHUNK_V1_PYTHON := $(abspath $(VENV_V1)/bin/python)
 
 .PHONY: help venvs $(VENV) $(VENV_REAL) $(VENV_V1) test test-servers lint typecheck pytest demo bench \
-        chromium clean distclean
+        chromium soak clean distclean
 
 help:
 	@echo "make demo       build .venv and the demo repository, then start JupyterLab on 127.0.0.1"
@@ -50,6 +50,7 @@ help:
 	@echo "make typecheck  mypy (strict on icechunk and icechunk_widgets)"
 	@echo "make bench      run benchmarks/run.py"
 	@echo "make chromium   install Debian chromium for the browser tests (apt, only if missing)"
+	@echo "make soak       long reliability run: 200 SIGKILLed writers, 10 min atheris per target"
 	@echo "make venvs      build .venv, .venv-real (icechunk 2.x) and .venv-v1 (icechunk 1.1.21)"
 	@echo "make clean      remove caches and scratch output; distclean also removes the venvs"
 
@@ -116,6 +117,10 @@ typecheck: $(VENV)
 
 pytest: $(VENV) $(VENV_REAL) $(VENV_V1) test-servers chromium
 	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# The reliability and fuzz tests scaled up (ICECHUNK_SOAK=1); -s prints their figures.
+soak: $(VENV) $(VENV_REAL) $(VENV_V1)
+	ICECHUNK_SOAK=1 $(BIN)/pytest -p no:cacheprovider -s -q tests/reliability tests/fuzz
 
 # Builds demo-repo/ (scripts/demo.py), then serves JupyterLab on 127.0.0.1 opened at
 # notebooks/01_quickstart.ipynb and prints the URL with its token (scripts/demo_server.py).

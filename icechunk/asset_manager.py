@@ -12,7 +12,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Generic, TypeVar
 
-from icechunk.errors import ErrorKind, FormatError, NotFoundError, SnapshotNotFoundError
+from icechunk.errors import (
+    ErrorKind,
+    FormatError,
+    NotFoundError,
+    SnapshotNotFoundError,
+    StorageError,
+)
 from icechunk.format._v1_write import encode_snapshot_v1
 from icechunk.format.ids import ChunkId, ManifestId, SnapshotId
 from icechunk.format.manifest import Manifest, decode_manifest, encode_manifest
@@ -189,12 +195,21 @@ class AssetManager:
             start, stop = offset + byte_range[0], offset + byte_range[1]
         key = CHUNKS + str(chunk_id)
         try:
-            return await self.storage.get(key, (start, stop))
+            data = await self.storage.get(key, (start, stop))
         except NotFoundError as exc:
             raise NotFoundError(
                 f"chunk file {chunk_id} referenced by the manifest is missing from storage",
                 ErrorKind.CHUNK_NOT_FOUND,
             ) from exc
+        if len(data) < stop - start:
+            # A truncated chunk file or a short read: handing it on would make the codecs
+            # fail with untyped errors or decode wrong values.
+            raise StorageError(
+                f"chunk file {chunk_id} is shorter than its manifest says: read "
+                f"{len(data)} of {stop - start} bytes at offset {start}",
+                ErrorKind.INVALID_OBJECT_SIZE,
+            )
+        return data
 
     # ------------------------------------------------------------------ helpers
     async def _get(self, key: str, what: str, ident: str) -> bytes:

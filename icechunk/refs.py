@@ -21,8 +21,10 @@ from icechunk.asset_manager import OVERWRITTEN, REPO_INFO_KEY
 from icechunk.errors import (
     ConflictError,
     ErrorKind,
+    IcechunkError,
     NotFoundError,
     RepositoryNotFoundError,
+    StorageError,
 )
 from icechunk.format.ids import SnapshotId
 from icechunk.format.model import RepoInfo, UpdateRecord
@@ -159,9 +161,38 @@ class RepoInfoStore:
             version = await self.storage.put(
                 REPO_INFO_KEY, raw, mode=PutMode.UPDATE, expected_version=state.version
             )
-        except ConditionalPutFailed:
-            return None
+        except StorageError as exc:
+            # The request may have succeeded although we saw an error: a lost response, or
+            # a client-side retry that lost the race against its own first attempt.
+            # Recomputing or reporting failure then would duplicate or hide a landed write.
+            landed = await self._find_own_write(raw, stamp)
+            if landed is not None:
+                return landed
+            if isinstance(exc, ConditionalPutFailed):
+                return None
+            raise
         return RepoState(final, raw, version)
+
+    async def _find_own_write(self, raw: bytes, stamp: int) -> RepoState | None:
+        """The current state if the repo file ``raw`` (top entry at ``stamp``) landed.
+
+        Successful writes form one chain whose ops-log times strictly increase, so at most
+        one landed file has its top entry at ``stamp``; a later write backed it up under
+        that entry's ``backup_path``, byte for byte, which tells it from a rival's.
+        """
+        try:
+            current = await self.fetch()
+            if current.raw == raw:
+                return current
+            for entry in current.info.latest_updates:
+                if entry.updated_at < stamp:
+                    return None
+                if entry.updated_at == stamp and entry.backup_path is not None:
+                    backup = await self.storage.get(OVERWRITTEN + entry.backup_path)
+                    return current if backup == raw else None
+        except IcechunkError:
+            return None  # cannot tell; the caller reports the original error
+        return None
 
 
 def _truncate(

@@ -33,6 +33,10 @@ IMPLEMENTATION_NAME = "pyicechunk-0.1"
 SUPPORTED_SPEC_VERSIONS = (1, 2)
 #: Refuse to inflate a metadata payload beyond this; real files are far smaller.
 MAX_DECOMPRESSED_BYTES = 2**31
+#: Compressed bytes fed to zstd per call. A zstd block inflates at most ~32768-fold (a
+#: 4-byte RLE block yields 128 KiB), so one call never returns more than ~128 MiB and the
+#: size cap is checked before a hostile frame can allocate much past it.
+_INFLATE_STEP = 4096
 
 
 class FileType(IntEnum):
@@ -113,25 +117,36 @@ def decode_file(data: bytes | memoryview, expected: FileType) -> tuple[int, byte
     if data[_COMPRESSION_AT] == Compression.NONE:
         return spec, body
     try:
-        dobj = zstandard.ZstdDecompressor().decompressobj()
-        parts = []
-        total = 0
-        view = memoryview(body)
-        while view:
-            chunk = dobj.decompress(view)
-            total += len(chunk)
-            if total > MAX_DECOMPRESSED_BYTES:
-                raise FormatError(f"{expected.name.lower()} payload inflates beyond 2 GiB")
-            parts.append(chunk)
-            rest = dobj.unused_data
-            if not dobj.eof:
-                raise FormatError(f"{expected.name.lower()} payload is truncated (zstd frame)")
-            view = memoryview(rest)
-            if view:
-                dobj = zstandard.ZstdDecompressor().decompressobj()
+        parts = _inflate(memoryview(body), expected.name.lower())
     except zstandard.ZstdError as exc:
         raise FormatError(f"corrupt zstd data in {expected.name.lower()} file: {exc}") from exc
     payload = b"".join(parts)
     if not payload:
         raise FormatError(f"{expected.name.lower()} file has an empty payload")
     return spec, payload
+
+
+def _inflate(body: memoryview, what: str) -> list[bytes]:
+    """Decompress consecutive zstd frames in bounded steps, enforcing the size cap."""
+    parts: list[bytes] = []
+    total = 0
+    dobj = zstandard.ZstdDecompressor().decompressobj()
+    in_frame = False
+    pos = 0
+    while pos < len(body):
+        piece = body[pos : pos + _INFLATE_STEP]
+        pos += len(piece)
+        in_frame = True
+        chunk = dobj.decompress(piece)
+        total += len(chunk)
+        if total > MAX_DECOMPRESSED_BYTES:
+            raise FormatError(f"{what} payload inflates beyond {MAX_DECOMPRESSED_BYTES} bytes")
+        parts.append(chunk)
+        if dobj.eof:
+            # The frame ended inside this piece; the rest starts the next frame.
+            pos -= len(dobj.unused_data)
+            dobj = zstandard.ZstdDecompressor().decompressobj()
+            in_frame = False
+    if in_frame:
+        raise FormatError(f"{what} payload is truncated (zstd frame)")
+    return parts
