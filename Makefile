@@ -14,7 +14,7 @@ MAKEFLAGS += --no-builtin-rules
 PYTHON ?= python3
 PIP_FLAGS ?= --disable-pip-version-check --quiet
 EXTRAS ?= dask,xarray,widgets,notebooks,test
-REAL_PACKAGES ?= icechunk==2.3.0 zarr numpy xarray "dask[array]" distributed
+REAL_PACKAGES ?= icechunk==2.3.0 zarr numpy xarray "dask[array]" distributed "moto[server]"
 V1_PACKAGES ?= icechunk==1.1.21 zarr
 # Azure Blob test server (tests/servers); 3.36+ needs node >= 22
 AZURITE_PACKAGE ?= azurite@3.35.0

@@ -1,7 +1,7 @@
 """Binder (repo2docker) can run the notebooks: every import is pinned, postBuild installs us.
 
 repo2docker itself needs Docker, so this checks the files it reads instead: each module the
-notebooks (drafts included) import is in the standard library, in this project, or pinned in
+notebooks import is in the standard library, in this project, or pinned in
 binder/requirements.txt; postBuild is executable, stops on errors and installs this package.
 """
 

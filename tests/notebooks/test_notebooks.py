@@ -4,14 +4,10 @@ Each notebook runs with nbclient in its own kernel whose working directory is a 
 folder, so notebooks cannot lean on files next to them or on each other. The kernel imports the
 ``icechunk`` of this checkout (PYTHONPATH), not whatever copy the virtual environment installed.
 A failing cell fails the test with the notebook name, the cell number, its source and the error.
-
-Drafts in notebooks/drafts/ wait for features that are not merged yet: they are not executed
-here, but they must be valid notebooks whose code parses, and they must be committed clean too.
 """
 
 from __future__ import annotations
 
-import ast
 import os
 import re
 from pathlib import Path
@@ -25,7 +21,6 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO_ROOT / "notebooks"
 EXECUTED = sorted(NOTEBOOKS.glob("*.ipynb"))
-DRAFTS = sorted((NOTEBOOKS / "drafts").glob("*.ipynb"))
 CELL_TIMEOUT_S = int(os.environ.get("NOTEBOOK_CELL_TIMEOUT", "180"))
 # A cell tagged like this may keep its outputs in git: a rendered static repr is its point.
 KEEP_OUTPUT_TAG = "keep-output"
@@ -95,7 +90,7 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert Path(imported).is_relative_to(REPO_ROOT), f"kernel imported {imported}"
 
 
-@pytest.mark.parametrize("path", EXECUTED + DRAFTS, ids=_ids(EXECUTED + DRAFTS))
+@pytest.mark.parametrize("path", EXECUTED, ids=_ids(EXECUTED))
 def test_notebook_committed_without_outputs(path: Path) -> None:
     """Outputs are not committed (they go stale and bloat diffs) unless a cell opts in."""
     nb = nbformat.read(path, as_version=4)
@@ -110,14 +105,3 @@ def test_notebook_committed_without_outputs(path: Path) -> None:
         f"{path.name}: cells {dirty} carry outputs or execution counts; clear them "
         f"(JupyterLab: Edit > Clear Outputs of All Cells) or tag the cell {KEEP_OUTPUT_TAG!r}"
     )
-
-
-@pytest.mark.parametrize("path", DRAFTS, ids=_ids(DRAFTS))
-def test_draft_notebook_parses(path: Path) -> None:
-    """Drafts are not run yet, but their code must at least be valid Python."""
-    nb = nbformat.read(path, as_version=4)
-    for index, cell in _code_cells(nb):
-        try:
-            ast.parse(cell.source)
-        except SyntaxError as error:
-            pytest.fail(f"{path.name} cell {index} does not parse: {error}", pytrace=False)

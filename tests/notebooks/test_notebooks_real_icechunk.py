@@ -1,7 +1,7 @@
 """The notebooks' code runs unchanged under the real ``icechunk`` 2.x wheel.
 
 The README promises that notebook code ports between pyicechunk and ``icechunk``. This runs
-every notebook's code cells (drafts included), as one script in a temporary working directory, under
+every notebook's code cells, as one script in a temporary working directory, under
 the reference interpreter of tests/interop (``.venv-real``, icechunk 2.3.0). A missing
 reference interpreter fails the test, as in tests/interop.
 """
@@ -17,14 +17,7 @@ import pytest
 from interop import harness
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-# Drafts too: they are written for the real API of features pyicechunk has not merged, so
-# this is what keeps them correct until they move up. 07 needs moto, which the reference
-# venv does not install (it was checked by hand against 2.3.0 when written).
-NEEDS_PACKAGES_MISSING_FROM_REFERENCE_VENV = {"07_cloud_storage_s3.ipynb"}
-PORTABLE = sorted(NOTEBOOKS.glob("*.ipynb")) + sorted(
-    path for path in (NOTEBOOKS / "drafts").glob("*.ipynb")
-    if path.name not in NEEDS_PACKAGES_MISSING_FROM_REFERENCE_VENV
-)
+PORTABLE = sorted(NOTEBOOKS.glob("*.ipynb"))
 TIMEOUT_S = 300
 
 
