@@ -182,6 +182,10 @@ HARMLESS = {
     ("copyreg", "_reconstructor"), ("builtins", "object"), ("collections", "OrderedDict"),
     ("datetime", "datetime"), ("datetime", "timezone"), ("datetime", "timedelta"),
     ("_codecs", "encode"),
+    # Once dask.distributed is imported, tblib routes every exception's pickle through this
+    # reconstructor; it only calls the exception class, which must itself pass this check.
+    ("tblib.pickling_support", "unpickle_exception"),
+    ("tblib.pickling_support", "unpickle_traceback"),
 }  # fmt: skip
 
 
