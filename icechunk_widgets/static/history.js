@@ -32,7 +32,7 @@ function render({ model, el }) {
        h("td", {}, c.refs.map((r) => h("span", { class: "icw-pill" }, r)),
          c.initial ? h("span", { class: "icw-chip" }, "initial") : null, c.message),
        h("td", {}, Object.entries(c.metadata || {}).slice(0, 3).map(([k, v]) =>
-         h("span", { class: "icw-chip", title: `${k}: ${JSON.stringify(v)}` }, `${k}: ${v}`))),
+         h("span", { class: "icw-chip", title: `${k}: ${JSON.stringify(v)}` }, `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`))),
        h("td", { class: "icw-muted", title: c.written_at }, c.age)));
     const filter = h("input", { placeholder: "filter message / metadata / id…",
       value: model.get("text_filter") || "" });
@@ -93,7 +93,7 @@ function render({ model, el }) {
   function diffPane() {
     const d = model.get("diff") || {};
     if (!d.summary) return null;
-    return h("div", { class: "icw-diff" }, h("h4", {}, "Diff: ", d.title),
+    return h("div", { class: "icw-inline-diff" }, h("h4", {}, "Diff: ", d.title),
       summaryLine(d.summary.counts), entryTable(d.summary.entries || []));
   }
 

@@ -6,33 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-import zarr
 
 import icechunk as ic
 
-
-def make_history(path: Path) -> tuple[ic.Repository, list[str]]:
-    """A local repository with three commits on ``main``, a ``dev`` branch and a tag.
-
-    Returns the repository and the snapshot ids, oldest first (the initial one included).
-    """
-    repo = ic.Repository.create(ic.local_filesystem_storage(str(path)))
-    ids = [repo.lookup_branch("main")]
-    s = repo.writable_session("main")
-    root = zarr.group(s.store)
-    arr = root.create_array("temp", shape=(4, 6), chunks=(2, 2), dtype="f4", fill_value=0)
-    root.create_group("obs")
-    arr[:] = np.arange(24, dtype="f4").reshape(4, 6)
-    ids.append(s.commit("create temp", metadata={"author": "ana"}))
-    s = repo.writable_session("main")
-    zarr.open_array(s.store, path="temp")[0:2, 0:2] = -1
-    zarr.open_group(s.store).attrs["title"] = "<b>demo</b>"
-    ids.append(s.commit("edit corner <script>", metadata={"author": "bo"}))
-    repo.create_branch("dev", ids[1])
-    repo.create_tag("v1", ids[2])
-    return repo, ids
+from .scenarios import make_history
 
 
 @pytest.fixture

@@ -11,19 +11,8 @@ import icechunk as ic
 from icechunk_widgets import ConflictResolver
 from icechunk_widgets import _conflict_data as data
 
-from .conftest import MessageRecorder, make_history
-
-
-def conflicting(tmp_path: Path) -> tuple[ic.Repository, ic.Session, str]:
-    """A session whose write to chunk (0, 0) of /temp races a commit that wrote it too."""
-    repo, _ = make_history(tmp_path / "r")
-    mine = repo.writable_session("main")
-    theirs = repo.writable_session("main")
-    zarr.open_array(theirs.store, path="temp")[0:2, 0:2] = 5
-    their_id = theirs.commit("theirs: fives", metadata={"author": "bo"})
-    zarr.open_array(mine.store, path="temp")[0:2, 0:2] = 7
-    zarr.open_array(mine.store, path="temp")[2:4, 0:2] = 8
-    return repo, mine, their_id
+from .conftest import MessageRecorder
+from .scenarios import conflicting, make_history
 
 
 def test_solver_from_choices_maps_each_kind() -> None:
@@ -49,7 +38,7 @@ def test_only_choices_the_solver_supports_are_accepted() -> None:
 
 
 def test_choose_theirs_rebase_commit(tmp_path: Path, drive: type[MessageRecorder]) -> None:
-    repo, mine, their_id = conflicting(tmp_path)
+    repo, mine, their_id = conflicting(tmp_path / "r")
     base = mine.snapshot_id
     with pytest.raises(ic.ConflictError):
         mine.commit("mine")
@@ -76,7 +65,7 @@ def test_choose_theirs_rebase_commit(tmp_path: Path, drive: type[MessageRecorder
 
 
 def test_choose_ours_keeps_our_chunks(tmp_path: Path) -> None:
-    repo, mine, _ = conflicting(tmp_path)
+    repo, mine, _ = conflicting(tmp_path / "r")
     w = ConflictResolver(mine, repo=repo)
     w.choose("ChunkDoubleUpdate", "ours")
     assert w.rebase() == 0
@@ -85,7 +74,7 @@ def test_choose_ours_keeps_our_chunks(tmp_path: Path) -> None:
 
 
 def test_fail_choice_leaves_conflicts_and_keeps_changes(tmp_path: Path) -> None:
-    repo, mine, _ = conflicting(tmp_path)
+    repo, mine, _ = conflicting(tmp_path / "r")
     w = ConflictResolver(mine, repo=repo, preview=False)
     assert w.stage == "detect" and w.groups == []
     assert w.rebase() == 1 and w.stage == "conflicts"
@@ -94,7 +83,7 @@ def test_fail_choice_leaves_conflicts_and_keeps_changes(tmp_path: Path) -> None:
 
 
 def test_branch_moving_again_loops_back(tmp_path: Path) -> None:
-    repo, mine, _ = conflicting(tmp_path)
+    repo, mine, _ = conflicting(tmp_path / "r")
     w = ConflictResolver(mine, repo=repo)
     w.choose("ChunkDoubleUpdate", "theirs")
     w.rebase()

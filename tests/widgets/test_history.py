@@ -13,7 +13,8 @@ import icechunk as ic
 from icechunk_widgets import HistoryBrowser
 from icechunk_widgets import _history_data as data
 
-from .conftest import MessageRecorder, make_history
+from .conftest import MessageRecorder
+from .scenarios import make_history
 
 
 def test_layout_lanes_opens_a_lane_per_branch_and_joins_at_the_fork() -> None:

@@ -11,7 +11,7 @@ import zarr
 import icechunk as ic
 from icechunk import _html
 
-from .conftest import make_history
+from .scenarios import make_history
 
 
 def text_of(page: str) -> str:
