@@ -119,10 +119,13 @@ class IcechunkWidget(anywidget.AnyWidget):  # type: ignore[misc]
     _ops: ClassVar[dict[str, str]] = {}
     error = traitlets.Dict({}).tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
+    request = traitlets.Dict({}).tag(sync=True)
+    """Requests arrive here from hosts whose front-end cannot send custom messages."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.on_msg(self._on_request)
+        self.observe(lambda change: self._on_request(self, change["new"], None), names=["request"])
 
     # ------------------------------------------------------------------ protocol
     def _on_request(self, _widget: Any, content: Any, _buffers: Any) -> None:

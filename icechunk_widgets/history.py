@@ -54,7 +54,8 @@ class HistoryBrowser(IcechunkWidget):
         "refresh": "refresh",
     }
 
-    refs: traitlets.List[Any] = traitlets.List([]).tag(sync=True)
+    # not "refs": Panel reserves that keyword for its components (see panel_app.to_panel)
+    ref_list: traitlets.List[Any] = traitlets.List([]).tag(sync=True)
     commits: traitlets.List[Any] = traitlets.List([]).tag(sync=True)
     has_more = traitlets.Bool(False).tag(sync=True)
     text_filter = traitlets.Unicode("").tag(sync=True)
@@ -78,13 +79,13 @@ class HistoryBrowser(IcechunkWidget):
     # ------------------------------------------------------------------ reading
     def refresh(self) -> int:
         """Re-read refs and the loaded pages of history; returns the number of rows."""
-        self.refs = data.ref_rows(self.repo)
-        tips = [r["snapshot_id"] for r in self.refs]
+        self.ref_list = data.ref_rows(self.repo)
+        tips = [r["snapshot_id"] for r in self.ref_list]
         infos = data.collect_commits(self.repo, tips, self._limit + 1, self._cache)
         self.has_more = len(infos) > self._limit
         infos = infos[: self._limit]
         labels: dict[str, list[str]] = {}
-        for r in self.refs:
+        for r in self.ref_list:
             labels.setdefault(r["snapshot_id"], []).append(r["name"])
         placements = data.layout_lanes([(i.id, i.parent_id) for i in infos])
         rows = [data.commit_row(i, p, labels.get(i.id, [])) for i, p in zip(infos, placements,
@@ -214,7 +215,7 @@ class HistoryBrowser(IcechunkWidget):
         return str(self.selected_ids[-1])
 
     def _shown_tip(self, name: str, kind: str) -> str:
-        for r in self.refs:
+        for r in self.ref_list:
             if r["name"] == name and r["kind"] == kind:
                 return str(r["snapshot_id"])
         raise ic.RefNotFoundError(f"{kind} {name!r} is not shown; refresh the browser")
@@ -246,7 +247,7 @@ class HistoryBrowser(IcechunkWidget):
     # ------------------------------------------------------------------ display
     def _repr_text(self) -> str:
         lines = ["HistoryBrowser"]
-        lines += [f"  {r['kind']:6} {r['name']} -> {r['snapshot_id'][:8]}" for r in self.refs]
+        lines += [f"  {r['kind']:6} {r['name']} -> {r['snapshot_id'][:8]}" for r in self.ref_list]
         for c in self.commits[:30]:
             refs = f" ({', '.join(c['refs'])})" if c["refs"] else ""
             lines.append(f"  {c['graph']} {c['short']}{refs} {c['message']}")
@@ -256,14 +257,14 @@ class HistoryBrowser(IcechunkWidget):
         refs = table(
             ["ref", "kind", "tip", "age"],
             [[esc(r["name"]), r["kind"], short_id(r["snapshot_id"]), esc(r["age"])]
-             for r in self.refs],
+             for r in self.ref_list],
         )
         rows = [
             [f"<code>{esc(c['graph'])}</code>", short_id(c["id"]), esc(", ".join(c["refs"])),
              esc(c["message"]), f'<span title="{esc(c["written_at"])}">{esc(c["age"])}</span>']
             for c in self.commits
         ]
-        body = details(f"Refs ({len(self.refs)})", refs, open_=True)
+        body = details(f"Refs ({len(self.ref_list)})", refs, open_=True)
         body += details(f"Commits ({len(self.commits)}{'+' if self.has_more else ''})",
                         table(["", "id", "refs", "message", "age"], rows), open_=True)
         return render_box("Icechunk history", body)

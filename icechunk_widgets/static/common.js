@@ -33,7 +33,13 @@ function requester(model) {
       return new Promise((resolve) => {
         const id = ++next;
         waiting.set(id, resolve);
-        model.send({ id, op, args: args || {} });
+        const msg = { id, op, args: args || {} };
+        if (typeof model.send === "function") {
+          model.send(msg);
+        } else {  // hosts without custom messages front-end -> Python (Panel's adapter)
+          model.set("request", msg);
+          model.save_changes();
+        }
       });
     },
     dispose() { model.off("msg:custom", onMsg); },

@@ -6,7 +6,7 @@ function render({ model, el }) {
   const act = (op, args) => rpc.call(op, args);
 
   function refsPane() {
-    const items = (model.get("refs") || []).map((r) => {
+    const items = (model.get("ref_list") || []).map((r) => {
       const del = r.deletable ? h("button", {
         class: "icw-small", title: `delete ${r.kind} ${r.name}`,
         onclick: (e) => { e.stopPropagation(); ui.confirm = { op: `delete_${r.kind}`, ref: r }; draw(); },
@@ -48,7 +48,7 @@ function render({ model, el }) {
   function detailPane() {
     const d = model.get("detail") || {};
     if (!d.id) return null;
-    const branches = (model.get("refs") || []).filter((r) => r.kind === "branch");
+    const branches = (model.get("ref_list") || []).filter((r) => r.kind === "branch");
     const nameIn = (key, ph) => {
       const i = h("input", { placeholder: ph, value: ui[key] });
       i.addEventListener("input", () => { ui[key] = i.value; });
@@ -108,7 +108,7 @@ function render({ model, el }) {
     el.replaceChildren(root);
     return root;
   }
-  const names = ["refs", "commits", "selected_ids", "detail", "diff", "error", "message", "has_more", "busy"];
+  const names = ["ref_list", "commits", "selected_ids", "detail", "diff", "error", "message", "has_more", "busy"];
   const redraw = () => draw();
   for (const n of names) model.on(`change:${n}`, redraw);
   draw();

@@ -128,7 +128,7 @@ def test_create_branch_and_tag_here(history: tuple[ic.Repository, list[str]],
                         "args": {"name": "fix", "snapshot_id": ids[1]}})["ok"]
     w.create_tag("v0")
     assert repo.lookup_branch("fix") == ids[1] and repo.lookup_tag("v0") == ids[1]
-    assert {r["name"] for r in w.refs} == {"main", "dev", "fix", "v1", "v0"}
+    assert {r["name"] for r in w.ref_list} == {"main", "dev", "fix", "v1", "v0"}
     assert [a for a, _ in changes] == ["create_branch", "create_tag"]
     bad = msgs.custom({"id": 3, "op": "create_tag", "args": {"name": "v0", "snapshot_id": ids[1]}})
     assert not bad["ok"] and bad["error"]["type"] == "AlreadyExistsError"
@@ -175,7 +175,7 @@ def test_delete_branch_and_tag(history: tuple[ic.Repository, list[str]],
                                  "confirm": "dev"}})["ok"]
     assert "dev" not in repo.list_branches()
     w.delete_tag("v1")
-    assert repo.list_tags() == set() and all(r["name"] != "v1" for r in w.refs)
+    assert repo.list_tags() == set() and all(r["name"] != "v1" for r in w.ref_list)
 
 
 def test_paging_filter_and_unknown_op(tmp_path: Path, drive: type[MessageRecorder]) -> None:
