@@ -33,7 +33,7 @@ export ICECHUNK_REAL_PYTHON := $(abspath $(VENV_REAL)/bin/python)
 export ICECHUNK_V1_PYTHON := $(abspath $(VENV_V1)/bin/python)
 
 .PHONY: help venvs $(VENV) $(VENV_REAL) $(VENV_V1) test lint typecheck pytest demo bench \
-        clean distclean
+        clean distclean chromium
 
 help:
 	@echo "make demo       build .venv and run scripts/demo.py"
@@ -77,8 +77,20 @@ $(STAMP_V1): Makefile $(FIND_PYTHON)
 	$(VENV_V1)/bin/python -I -c 'import icechunk, zarr; print("$(VENV_V1): icechunk", icechunk.__version__, "zarr", zarr.__version__)'
 	touch $@
 
+# The widget browser tests drive Debian's chromium through Playwright (never `playwright
+# install`). Installed once; skipped when present. DPkg::Lock::Timeout waits for a held lock.
+CHROMIUM ?= /usr/bin/chromium
+APT_GET := apt-get -o DPkg::Lock::Timeout=600
+chromium:
+	@if [[ -x "$(CHROMIUM)" ]]; then \
+		echo "chromium: $(CHROMIUM) present"; \
+	else \
+		echo "chromium: installing the Debian package"; \
+		$(APT_GET) update -q && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q chromium; \
+	fi
+
 # Runs every check even when an earlier one fails, then fails if any did.
-test: $(VENV) $(VENV_REAL) $(VENV_V1)
+test: $(VENV) $(VENV_REAL) $(VENV_V1) chromium
 	status=0; \
 	echo "== ruff check"; $(BIN)/ruff check icechunk icechunk_widgets tests || status=1; \
 	echo "== mypy"; $(BIN)/mypy || status=1; \
@@ -91,7 +103,7 @@ lint: $(VENV)
 typecheck: $(VENV)
 	$(BIN)/mypy
 
-pytest: $(VENV) $(VENV_REAL) $(VENV_V1)
+pytest: $(VENV) $(VENV_REAL) $(VENV_V1) chromium
 	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 demo: $(VENV)
