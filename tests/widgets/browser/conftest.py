@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ from typing import Any
 import nbformat
 import pytest
 from jupyter_client import BlockingKernelClient
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[3]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -35,6 +36,9 @@ CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backgro
                "--disable-component-update", "--disable-sync", "--no-first-run",
                "--disable-dev-shm-usage"]
 IMAGES = ROOT / "docs" / "images"
+# Kernels import zarr, icechunk and build repositories before a widget shows: on a loaded
+# 2-core machine that takes well over Playwright's 5 s default for expect().
+expect.set_options(timeout=45_000)
 
 
 def free_port() -> int:
@@ -127,7 +131,7 @@ class Lab:
     def stop_kernel(self, name: str) -> None:
         client = self.clients.pop(name, None)
         if client is not None:
-            client.stop_channels()
+            _stop_channels(client)
         session = self.sessions.pop(name, None)
         if session is not None:
             self.api(f"/api/sessions/{session}", "DELETE")
@@ -172,13 +176,24 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
                 pytest.fail(f"jupyter lab did not answer in 60 s; see {log}")
             time.sleep(0.2)
     yield server
-    for name in list(server.clients):
-        server.clients.pop(name).stop_channels()
     os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.wait(15)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
+    for name in list(server.clients):
+        _stop_channels(server.clients.pop(name))
+
+
+def _stop_channels(client: BlockingKernelClient) -> None:
+    """Stop a kernel client's channels without hanging the run.
+
+    Seen here: ``stop_channels`` blocked in a thread join at the end of a run whose test
+    had failed mid-notebook, keeping pytest (and the server) alive.
+    """
+    worker = threading.Thread(target=client.stop_channels, daemon=True)
+    worker.start()
+    worker.join(5)
 
 
 @pytest.fixture(scope="session")

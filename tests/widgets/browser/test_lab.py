@@ -72,6 +72,7 @@ def test_conflict_resolver_theirs_rebase_commit(lab: Lab, page: Page) -> None:
     run_notebook(lab, page, nb, 'repo, mine, theirs = conflicting(Path(tempfile.mkdtemp()) / "r")\n'
                  "w = ConflictResolver(mine, repo=repo)\nw")
     widget = page.locator(".icw-conflicts")
+    expect(page.locator(".jp-OutputArea-output").last).to_be_visible()
     expect(widget).to_contain_text("ChunkDoubleUpdate")
     expect(widget).to_contain_text("theirs: fives")  # the commit that landed meanwhile
     widget.locator("input[value='theirs']").check()
