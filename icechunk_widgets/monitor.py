@@ -163,9 +163,13 @@ class WriteMonitor(IcechunkWidget):
 
     def _task_done(self, future: Any) -> None:
         path, per_task = self._task_path.get(id(future), (None, 1))
-        error = None if _cancelled(future) else future.exception()
+        # Read the outcome before taking the lock: distributed's result() waits on the
+        # client's event loop, which may itself be waiting for this lock in record().
+        cancelled = _cancelled(future)
+        error = None if cancelled else future.exception()
+        result = None if cancelled or error is not None else future.result()
         with self._lock:
-            if _cancelled(future):
+            if cancelled:
                 self._counts["cancelled"] += 1
             elif error is not None:
                 self._counts["failed"] += 1
@@ -173,7 +177,6 @@ class WriteMonitor(IcechunkWidget):
                                      "traceback": "".join(tb.format_exception(error))})
             else:
                 self._counts["done"] += 1
-                result = future.result()
                 if isinstance(result, ic.ForkSession):
                     self._forks["returned"] += 1
                     self._returned.append(result)
