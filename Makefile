@@ -106,7 +106,7 @@ test: $(VENV) $(VENV_REAL) $(VENV_V1) test-servers chromium
 	status=0; \
 	echo "== ruff check"; $(BIN)/ruff check icechunk icechunk_widgets tests || status=1; \
 	echo "== mypy"; $(BIN)/mypy || status=1; \
-	echo "== pytest"; $(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS) || status=1; \
+	echo "== pytest"; $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS) || status=1; \
 	exit $$status
 
 lint: $(VENV)
@@ -116,7 +116,7 @@ typecheck: $(VENV)
 	$(BIN)/mypy
 
 pytest: $(VENV) $(VENV_REAL) $(VENV_V1) test-servers chromium
-	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The reliability and fuzz tests scaled up (ICECHUNK_SOAK=1); -s prints their figures.
 soak: $(VENV) $(VENV_REAL) $(VENV_V1)

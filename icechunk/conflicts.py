@@ -118,6 +118,11 @@ class Conflict:
             f"conflicted_chunks: {self._chunks}"
         )
 
+    def _repr_html_(self) -> str:
+        from icechunk._html import conflicts_html
+
+        return conflicts_html([self])
+
     def __reduce__(self) -> tuple[Any, ...]:
         return (Conflict, (self._type, self._path, self._chunks))
 

@@ -192,24 +192,9 @@ class Diff:
     __str__ = __repr__
 
     def _repr_html_(self) -> str:
-        def quoted(paths: Iterable[str]) -> str:
-            return "{" + ", ".join(f'"{p}"' for p in sorted(paths)) + "}"
+        from icechunk._html import diff_html
 
-        chunks = ", ".join(
-            f'"{p}": {[list(i) for i in v]}' for p, v in sorted(self._updated_chunks.items())
-        )
-        moves = ", ".join(f'("{a}", "{b}")' for a, b in self._moved_nodes)
-        fields = [
-            ("new_groups", quoted(self._new_groups)),
-            ("new_arrays", quoted(self._new_arrays)),
-            ("deleted_groups", quoted(self._deleted_groups)),
-            ("deleted_arrays", quoted(self._deleted_arrays)),
-            ("updated_groups", quoted(self._updated_groups)),
-            ("updated_arrays", quoted(self._updated_arrays)),
-            ("updated_chunks", "{" + chunks + "}"),
-            ("moved_nodes", "[" + moves + "]"),
-        ]
-        return html_fields("icechunk.snapshots.Diff", fields)
+        return diff_html(self)
 
 
 # ---------------------------------------------------------------------- HTML helpers

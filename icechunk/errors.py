@@ -376,6 +376,11 @@ class RebaseFailedError(ConflictError):
         """Every conflict the solver could not resolve."""
         return list(self._conflicts)
 
+    def _repr_html_(self) -> str:
+        from icechunk._html import conflicts_html
+
+        return conflicts_html(self._conflicts)
+
     def _extra_state(self) -> dict[str, Any]:
         return {"snapshot": self._snapshot, "conflicts": self._conflicts}
 

@@ -612,6 +612,11 @@ class Repository(RepositoryAdminMixin, MaintenanceMixin):
         version = self._core.spec_version
         return f"<icechunk.Repository (v{version})>\nstorage: {self._core.storage!r}\n"
 
+    def _repr_html_(self) -> str:
+        from icechunk._html import repository_html
+
+        return repository_html(self)
+
     def __getstate__(self) -> dict[str, Any]:
         return {
             "storage": self._core.storage,

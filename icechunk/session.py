@@ -432,6 +432,11 @@ class Session(SessionExtrasMixin):
             f"has_uncommitted_changes: {self.has_uncommitted_changes}\n"
         )
 
+    def _repr_html_(self) -> str:
+        from icechunk._html import session_html
+
+        return session_html(self)
+
 
 class ForkSession(Session):
     """A writable session made by :meth:`Session.fork` for a worker of a distributed write.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import html
 from typing import Any
 
 from icechunk.format.model import ManifestFileInfo as _ManifestFileRecord
@@ -62,18 +61,9 @@ class SnapshotInfo:
         )
 
     def _repr_html_(self) -> str:
-        rows = [
-            ("id", self.id),
-            ("parent", self.parent_id or "—"),
-            ("written at", self.written_at.isoformat()),
-            ("message", self.message),
-            ("metadata", repr(self.metadata)),
-        ]
-        body = "".join(
-            f"<tr><th style='text-align:left'>{k}</th><td><code>{html.escape(str(v))}</code></td></tr>"
-            for k, v in rows
-        )
-        return f"<table><caption>Snapshot {html.escape(self.id)}</caption>{body}</table>"
+        from icechunk._html import snapshot_html
+
+        return snapshot_html(self)
 
 
 class ManifestFileInfo:

@@ -97,6 +97,11 @@ class IcechunkStore(VirtualRefsMixin, Store, StoreExtrasMixin):
             f"snapshot_id: {self._session.snapshot_id}\nbranch: {self._session.branch}\n"
         )
 
+    def _repr_html_(self) -> str:
+        from icechunk._html import store_html
+
+        return store_html(self)
+
     @property
     def _store(self) -> _RawStore:
         """Raw-bytes access used by contract test kits: missing keys raise KeyError."""

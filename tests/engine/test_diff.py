@@ -107,7 +107,7 @@ def test_updates_and_deletes() -> None:
         "Chunks updated:\n    /g/arr:\n        [1, 1]\n"
     )
     page = diff._repr_html_()
-    assert "icechunk.snapshots.Diff" in page and "&quot;/tmp&quot;" in page
+    assert "icechunk.snapshots.Diff" in page and "<code>/tmp</code>" in page
 
 
 def test_multi_commit_ranges_cancel_created_then_deleted() -> None:
