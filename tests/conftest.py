@@ -122,3 +122,33 @@ def real_sample_repo(real_sample_source: tuple[Path, dict[str, Any]], tmp_path: 
 def v1_sample_repo(v1_sample_source: tuple[Path, dict[str, Any]], tmp_path: Path) -> SampleRepo:
     """A private copy of the icechunk 1.1.21 (spec v1) sample repository."""
     return _copy_sample(v1_sample_source, tmp_path / "v1-sample")
+
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROME_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """One headless Debian Chromium per test process, shared by every browser test.
+
+    Playwright's sync API runs one driver per thread; a second ``sync_playwright()`` while
+    this one is open fails, so browser tests take this fixture instead of starting their own.
+    """
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make test`, which installs Debian chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
+        yield browser
+        browser.close()

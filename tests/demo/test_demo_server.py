@@ -22,17 +22,13 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = REPO_ROOT / "scripts" / "demo_server.py"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROME_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-]
 STARTUP_TIMEOUT_S = 180
 URL_LINE = re.compile(r"^DEMO_URL (http://127\.0\.0\.1:\d+/lab/tree/\S+\?token=\w+)$")
 
@@ -113,46 +109,46 @@ def _check_launcher_output(demo: Demo) -> None:
 
 
 # One test, so that under pytest-xdist a single worker starts the (costly) server.
-def test_demo_server_opens_the_quickstart_in_chromium(demo: Demo, tmp_path: Path) -> None:
+@pytest.mark.xdist_group("browser")
+def test_demo_server_opens_the_quickstart_in_chromium(
+    demo: Demo, tmp_path: Path, chromium: Any
+) -> None:
     _check_launcher_output(demo)
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (part of `make test`)")
     if importlib.util.find_spec("playwright") is None:
         pytest.fail("playwright is missing: install the `test` extra")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     hosts: set[str] = set()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS, headless=True)
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        page.on("request", lambda request: hosts.add(urlparse(request.url).hostname or ""))
+        page.add_locator_handler(
+            page.locator(".jp-Dialog", has_text="Select Kernel"),
+            lambda dialog: dialog.locator(".jp-mod-accept").click(),
+        )
+        page.goto(demo.url)
+        tab = page.locator(".lm-TabBar-tab.jp-mod-current", has_text="01_quickstart.ipynb")
+        expect(tab).to_be_visible(timeout=90_000)
+        heading = page.locator(".jp-RenderedMarkdown h1", has_text="Quickstart")
+        expect(heading).to_be_visible(timeout=30_000)
+        # The notebook's kernel started: the status indicator settles on idle.
+        idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+        expect(idle).to_be_visible(timeout=90_000)
+        # Run All through the menu (steadier than typing into CodeMirror under load); the
+        # first code cell's output proves the kernel imported icechunk and zarr.
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        output = page.locator(".jp-CodeCell .jp-OutputArea-output").first
         try:
-            page = browser.new_page()
-            page.on("request", lambda request: hosts.add(urlparse(request.url).hostname or ""))
-            page.add_locator_handler(
-                page.locator(".jp-Dialog", has_text="Select Kernel"),
-                lambda dialog: dialog.locator(".jp-mod-accept").click(),
-            )
-            page.goto(demo.url)
-            tab = page.locator(".lm-TabBar-tab.jp-mod-current", has_text="01_quickstart.ipynb")
-            expect(tab).to_be_visible(timeout=90_000)
-            heading = page.locator(".jp-RenderedMarkdown h1", has_text="Quickstart")
-            expect(heading).to_be_visible(timeout=30_000)
-            # The notebook's kernel started: the status indicator settles on idle.
-            idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
-            expect(idle).to_be_visible(timeout=90_000)
-            # Run All through the menu (steadier than typing into CodeMirror under load); the
-            # first code cell's output proves the kernel imported icechunk and zarr.
-            page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-            page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
-            output = page.locator(".jp-CodeCell .jp-OutputArea-output").first
-            try:
-                expect(output).to_contain_text(re.compile(r"icechunk \S+ \| zarr 3\."),
-                                               timeout=120_000)
-            except AssertionError as error:
-                page.screenshot(path=str(tmp_path / "failure.png"))
-                raise AssertionError(f"no kernel output; see {tmp_path / 'failure.png'}") from error
-            # DEMO_SCREENSHOT_DIR keeps the picture for a human to look at.
-            shots = Path(os.environ.get("DEMO_SCREENSHOT_DIR", tmp_path))
-            page.screenshot(path=str(shots / "demo_quickstart.png"))
-        finally:
-            browser.close()
+            expect(output).to_contain_text(re.compile(r"icechunk \S+ \| zarr 3\."),
+                                           timeout=120_000)
+        except AssertionError as error:
+            page.screenshot(path=str(tmp_path / "failure.png"))
+            raise AssertionError(f"no kernel output; see {tmp_path / 'failure.png'}") from error
+        # DEMO_SCREENSHOT_DIR keeps the picture for a human to look at.
+        shots = Path(os.environ.get("DEMO_SCREENSHOT_DIR", tmp_path))
+        page.screenshot(path=str(shots / "demo_quickstart.png"))
+    finally:
+        context.close()
     assert hosts <= {"127.0.0.1"}, f"the page reached beyond loopback: {sorted(hosts)}"
