@@ -23,12 +23,12 @@ listed and are not valid key components. Blocking work runs in ``asyncio.to_thre
 Durability
 ----------
 Objects under the content-addressed prefixes (``chunks/``, ``manifests/``, ``snapshots/``,
-``transactions/``) are immutable and unreachable until a later write of the repository
-info file (or a v1 ref) names them; a crash before that write loses nothing committed,
-only orphans. So those writes are *not* fsync'd one by one (that was half of the time of a
-large write). Every other write -- the repository info compare-and-swap, refs, config,
-``overwritten/`` backups -- first makes all earlier writes durable, then is written and
-fsync'd (file and directory) itself. "All earlier writes" is one ``syncfs(2)`` of the
+``transactions/``) and the uniquely named ``overwritten/`` backups of the repository info
+file are immutable and unreachable until a later write of the repository info file (or a
+v1 ref) names them; a crash before that write loses nothing committed, only orphans. So
+those writes are *not* fsync'd one by one (that was half of the time of a large write).
+Every other write -- the repository info compare-and-swap, refs, config -- first makes
+all earlier writes durable, then is written and fsync'd (file and directory) itself. "All earlier writes" is one ``syncfs(2)`` of the
 filesystem holding the root on Linux, which also covers objects written by other
 processes (e.g. distributed workers whose chunks a coordinator commits); elsewhere it is
 an ``fsync`` of every deferred file (and its directories) that this process wrote, done
@@ -75,7 +75,7 @@ TEMP_PREFIX = RESERVED_COMPONENT_PREFIX + "tmp-"
 _LIST_BATCH = 1000
 #: Immutable, content-addressed objects: their fsync is deferred to the next publishing
 #: write (see "Durability" in the module docstring).
-DEFERRED_SYNC_PREFIXES = ("chunks/", "manifests/", "snapshots/", "transactions/")
+DEFERRED_SYNC_PREFIXES = ("chunks/", "manifests/", "snapshots/", "transactions/", "overwritten/")
 _SYNC_THREADS = 16
 
 

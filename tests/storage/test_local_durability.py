@@ -56,7 +56,7 @@ async def test_fallback_fsyncs_every_deferred_file_before_publishing(
     monkeypatch.setattr(local, "_SYNCFS", None)
     fsyncs = _record_fsyncs(monkeypatch)
     storage = LocalFileSystemStorage(root)
-    keys = [f"chunks/c{i}" for i in range(20)] + ["snapshots/s", "transactions/t"]
+    keys = [f"chunks/c{i}" for i in range(20)] + ["snapshots/s", "transactions/t", "overwritten/b"]
     for key in keys:
         await storage.put(key, key.encode())
     assert fsyncs == []
