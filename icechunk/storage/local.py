@@ -33,7 +33,9 @@ filesystem holding the root on Linux, which also covers objects written by other
 processes (e.g. distributed workers whose chunks a coordinator commits); elsewhere it is
 an ``fsync`` of every deferred file (and its directories) that this process wrote, done
 in parallel threads. Either way the published ref never points at data that a crash
-could lose.
+could lose. On Linux each deferred write also starts its own writeback right away
+(``sync_file_range``, non-blocking), so the disk works while the session computes and the
+flush before the publish has less left to do.
 """
 
 from __future__ import annotations
@@ -313,7 +315,7 @@ def _put(
         if sync_now:
             _make_pending_durable(root)
         _ensure_dir(parent, sync_now)
-        tmp, token = _write_temp(parent, data, sync_now)
+        tmp, token = _write_temp(parent, data, sync_now, start_writeback=deferred)
         try:
             _COMMITS[mode](root, key, path, tmp, expected)
         finally:
@@ -343,8 +345,15 @@ def _ensure_dir(directory: str, sync: bool) -> None:
             _fsync_dir(os.path.dirname(created))
 
 
-def _write_temp(directory: str, data: bytes, sync: bool) -> tuple[str, VersionToken]:
-    """Write ``data`` to a fresh temporary file in ``directory``; return it and its token."""
+def _write_temp(
+    directory: str, data: bytes, sync: bool, *, start_writeback: bool = False
+) -> tuple[str, VersionToken]:
+    """Write ``data`` to a fresh temporary file in ``directory``; return it and its token.
+
+    ``start_writeback`` asks the kernel to begin writing the pages out now without
+    waiting (Linux ``sync_file_range``), so the flush before the next publish overlaps
+    with the rest of the session's work instead of starting from 0 then.
+    """
     tmp = os.path.join(directory, TEMP_PREFIX + uuid.uuid4().hex)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
@@ -353,6 +362,8 @@ def _write_temp(directory: str, data: bytes, sync: bool) -> tuple[str, VersionTo
             view = view[os.write(fd, view) :]
         if sync:
             os.fsync(fd)
+        elif start_writeback and _SYNC_FILE_RANGE is not None:
+            _SYNC_FILE_RANGE(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)  # advisory: result ignored
         st = os.fstat(fd)
     except BaseException:
         os.close(fd)
@@ -392,6 +403,23 @@ def _load_syncfs() -> Callable[[int], int] | None:
 
 
 _SYNCFS = _load_syncfs()
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def _load_sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    result: Callable[[int, int, int, int], int] = fn
+    return result
+
+
+_SYNC_FILE_RANGE = _load_sync_file_range()
 
 
 def _make_pending_durable(root: str) -> None:
