@@ -47,7 +47,27 @@ ROWS = [
 ]
 # Slow to start (each spawns a dask process pool): run only when named in --workloads.
 OPT_IN = {"merge_split2", "merge_split8", "merge_splitnone"}
-QUICK_NAMES = {"256 MiB": "1 MiB", "1 MiB chunks": "64 KiB chunks", "100k": "500"}
+# (d) virtual refs, (e) history, (h) deep history; see benchmarks/README.md.
+ROWS += [
+    ("write_virtual", "set", "(d) set 100k virtual refs"),
+    ("write_virtual", "commit", "(d) commit 100k virtual refs"),
+    ("open_virtual_ref", "total", "(d) cold open + read 1 of 100k virtual refs"),
+    ("many_commits", "total", "(e) 200 commits"),
+    ("ancestry_travel", "ancestry", "(e) open + full ancestry of 200"),
+    ("ancestry_travel", "travel", "(e) time travel to the first + read"),
+    ("deep_history_commit", "open", "(h) open 10k-snapshot repo + write"),
+    ("deep_history_commit", "commit", "(h) commit on 10k-snapshot repo"),
+]
+#: Untimed set-up run once per benchmark run, under our interpreter, before a workload.
+PREPARE = {"deep_history_commit": "build_history"}
+QUICK_NAMES = {
+    "256 MiB": "1 MiB",
+    "1 MiB chunks": "64 KiB chunks",
+    "100k virtual": "1000 virtual",
+    "100k": "500",
+    "200": "5",
+    "10k": "20",
+}
 
 
 def workload_order() -> list[str]:
@@ -146,6 +166,8 @@ def table(results: dict[str, dict[str, list[dict[str, Any]]]], quick: bool) -> s
             show = runs and label in ("total", "write") and not name.startswith("    ")
             if workload == "write_many" and label == "commit":
                 show = False
+            first_row = next(lab for w, lab, _ in ROWS if w == workload)
+            show = show or (runs and label == first_row)
             row.append(f"{max(r['peak_rss_mib'] for r in runs):.0f} MiB" if show else "")
         lines.append(row)
     widths = [max(len(r[i]) for r in lines) for i in range(len(header))]
@@ -190,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, list[dict[str, Any]]]] = {i: {} for i in impls}
     versions: dict[str, str] = {}
     try:
+        for workload in order:
+            if workload in PREPARE:
+                prep = impls.get("ours") or interpreters("ours")["ours"]
+                run_one("ours", prep, PREPARE[workload], scratch / "ours", args.quick)
         for rep in range(args.repeat):
             # Alternate which implementation goes first on each repetition.
             names = list(impls) if rep % 2 == 0 else list(reversed(impls))

@@ -141,13 +141,17 @@ class AssetManager:
         return await self.storage.exists(SNAPSHOTS + str(snapshot_id))
 
     # ------------------------------------------------------------------ manifests
-    async def fetch_manifest(self, manifest_id: ManifestId, size_bytes: int | None = None) -> Manifest:
+    async def fetch_manifest(
+        self, manifest_id: ManifestId, size_bytes: int | None = None
+    ) -> Manifest:
         """Read (or take from cache) the manifest with this id."""
         cached = self._manifests.get(manifest_id)
         if cached is not None:
             return cached
         data = await self._get(MANIFESTS + str(manifest_id), "manifest", str(manifest_id))
-        manifest = decode_manifest(data)
+        # Lazy: a cold single-chunk read binary-searches the file instead of decoding
+        # every ref; the first bulk use (merge, iteration) decodes the table once.
+        manifest = decode_manifest(data, lazy=True)
         self._manifests.put(manifest_id, manifest)
         return manifest
 
@@ -166,9 +170,7 @@ class AssetManager:
         cached = self._txlogs.get(snapshot_id)
         if cached is not None:
             return cached
-        data = await self._get(
-            TRANSACTIONS + str(snapshot_id), "transaction log", str(snapshot_id)
-        )
+        data = await self._get(TRANSACTIONS + str(snapshot_id), "transaction log", str(snapshot_id))
         log = decode_transaction_log(data)
         self._txlogs.put(snapshot_id, log)
         return log

@@ -84,6 +84,10 @@ class RepoInfoStore:
         self.compression_level = compression_level
         self.max_updates_per_file = max_updates_per_file
         self.max_attempts = max_attempts
+        # The last decoded file: opening a repository, starting a session and committing
+        # each re-read it, and with 10k snapshots every decode costs ~50 ms. RepoInfo is
+        # immutable (updates build new objects), so equal bytes can share one decode.
+        self._last_decoded: tuple[bytes, RepoInfo] | None = None
 
     async def fetch(self) -> RepoState:
         """Read and decode the current repo info file."""
@@ -94,7 +98,12 @@ class RepoInfoStore:
                 "no Icechunk repository found at this storage location; "
                 "create one with Repository.create"
             ) from exc
-        return RepoState(decode_repo_info(raw), raw, version)
+        last = self._last_decoded
+        if last is not None and last[0] == raw:
+            return RepoState(last[1], raw, version)
+        info = decode_repo_info(raw)
+        self._last_decoded = (raw, info)
+        return RepoState(info, raw, version)
 
     async def create(self, info: RepoInfo) -> RepoState:
         """Write the first repo info file; fails if a repository already exists."""

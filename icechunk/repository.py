@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 from collections.abc import AsyncIterator, Iterator
 from types import EllipsisType
@@ -37,27 +38,62 @@ __all__ = ["Repository"]
 
 
 class _Ancestry:
-    """Ancestry of a snapshot, usable with both ``for`` and ``async for``."""
+    """Ancestry of a snapshot, usable with both ``for`` and ``async for``.
+
+    Blocking iteration takes entries from the event loop in growing batches (1, 2, 4, ...
+    up to 512) instead of one loop round trip per snapshot; an error met while filling a
+    batch is raised when iteration reaches it.
+    """
+
+    _MAX_BATCH = 512
 
     def __init__(self, agen: AsyncIterator[SnapshotEntry]) -> None:
         self._agen = agen
+        self._buffer: collections.deque[SnapshotEntry] = collections.deque()
+        self._batch = 1
+        self._done = False
+        self._error: BaseException | None = None
 
     def __iter__(self) -> Iterator[SnapshotInfo]:
         return self
 
     def __next__(self) -> SnapshotInfo:
-        async def step() -> SnapshotEntry:
-            return await self._agen.__anext__()
+        if not self._buffer and not self._done and self._error is None:
+            self._buffer.extend(sync(self._take(self._batch)))
+            self._batch = min(2 * self._batch, self._MAX_BATCH)
+        if self._buffer:
+            return SnapshotInfo(self._buffer.popleft())
+        if self._error is not None:
+            error, self._error = self._error, None
+            self._done = True
+            raise error
+        raise StopIteration
 
+    async def _take(self, n: int) -> list[SnapshotEntry]:
+        out: list[SnapshotEntry] = []
         try:
-            return SnapshotInfo(sync(step()))
+            while len(out) < n:
+                out.append(await self._agen.__anext__())
         except StopAsyncIteration:
-            raise StopIteration from None
+            self._done = True
+        except Exception as exc:
+            if not out:
+                raise
+            self._error = exc
+        return out
 
     def __aiter__(self) -> AsyncIterator[SnapshotInfo]:
         return self
 
     async def __anext__(self) -> SnapshotInfo:
+        if self._buffer:
+            return SnapshotInfo(self._buffer.popleft())
+        if self._error is not None:
+            error, self._error = self._error, None
+            self._done = True
+            raise error
+        if self._done:
+            raise StopAsyncIteration
         return SnapshotInfo(await self._agen.__anext__())
 
 

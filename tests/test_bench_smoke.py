@@ -27,5 +27,16 @@ def test_bench_quick_ours() -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "ours median" in proc.stdout
-    for workload in ("write_big", "read_big", "write_many", "open_one_chunk", "local_read"):
+    for workload in (
+        "write_big",
+        "read_big",
+        "write_many",
+        "open_one_chunk",
+        "local_read",
+        "write_virtual",
+        "open_virtual_ref",
+        "many_commits",
+        "ancestry_travel",
+        "deep_history_commit",
+    ):
         assert f"ours {workload}" in proc.stdout

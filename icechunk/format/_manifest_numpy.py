@@ -13,6 +13,7 @@ defaults), and it bounds-checks and alignment-checks every read.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +31,9 @@ __all__ = [
     "VarBytes",
     "check_sorted",
     "check_utf8",
+    "coords_at",
     "copy_spans",
+    "decode_coords",
     "decode_refs",
     "exclusive_cumsum",
     "interleave",
@@ -516,6 +519,46 @@ def decode_refs(buf: Buffer, start: int, count: int) -> tuple[RefColumns, VarByt
         _scalar(buf, tables, offs[:, _LAST_MODIFIED], 4, "last modified"),
     )
     return columns, compressed, has_comp
+
+
+def decode_coords(buf: Buffer, start: int, count: int) -> U32:
+    """Only the chunk coordinates of ``count`` refs starting at vector slot ``start``.
+
+    Used to binary-search a manifest without decoding it (one or a few rows at a time).
+    """
+    slots = start + 4 * np.arange(count, dtype=np.int64)
+    tables = slots + buf.read_i64(slots, 4, "offset")
+    offs = _field_offsets(buf, tables)
+    return _coords(buf, tables, offs[:, _INDEX])
+
+
+def coords_at(raw: bytes, slot: int) -> list[int]:
+    """The chunk coordinates of the one ref whose vector slot is at ``slot`` (scalar reads).
+
+    The probe of a binary search: a handful of ``struct`` reads instead of numpy gathers.
+    """
+    try:
+        table = slot + _u(raw, "<I", slot)
+        vtable = table - _u(raw, "<i", table)
+        if _u(raw, "<H", vtable) < 6:
+            raise FormatError("chunk ref without the required index field: corrupt file")
+        field = _u(raw, "<H", vtable + 4)
+        if field == 0:
+            raise FormatError("chunk ref without the required index field: corrupt file")
+        vec = table + field + _u(raw, "<I", table + field)
+        ndim = _u(raw, "<I", vec)
+        if ndim > MAX_NDIM or vec + 4 + 4 * ndim > len(raw):
+            raise FormatError("chunk ref index points outside the manifest: corrupt file")
+        return list(struct.unpack_from(f"<{ndim}I", raw, vec + 4))
+    except struct.error as exc:
+        raise FormatError(f"chunk ref points outside the manifest: corrupt file ({exc})") from exc
+
+
+def _u(raw: bytes, fmt: str, pos: int) -> int:
+    if pos < 0:  # unpack_from would count from the end
+        raise FormatError("chunk ref points outside the manifest: corrupt file")
+    value: int = struct.unpack_from(fmt, raw, pos)[0]
+    return value
 
 
 _FIELDS = [f for f in RefColumns.__dataclass_fields__]

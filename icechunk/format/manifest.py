@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import cached_property, partial
 from itertools import chain
 from operator import attrgetter
 from typing import Any
@@ -31,6 +31,8 @@ from icechunk.format._manifest_numpy import (
     RefColumns,
     VarBytes,
     check_utf8,
+    coords_at,
+    decode_coords,
     decode_refs,
     interleave,
 )
@@ -204,11 +206,26 @@ class ChunkTable:
         Already validated, lexicographically sorted columns (internal use).
     """
 
-    __slots__ = ("_cols", "_keys")
+    __slots__ = ("_columns", "_keys", "_lazy")
 
-    def __init__(self, columns: RefColumns) -> None:
-        self._cols = columns
+    def __init__(self, columns: RefColumns | None, lazy: _LazyRefs | None = None) -> None:
+        self._columns = columns
+        self._lazy = lazy if columns is None else None
         self._keys: npt.NDArray[Any] | None = None
+
+    @classmethod
+    def _from_file(cls, lazy: _LazyRefs) -> ChunkTable:
+        """A table still in its manifest file: single lookups binary-search the file and
+        decode one row; anything else decodes (and validates) every row once."""
+        return cls(None, lazy)
+
+    @property
+    def _cols(self) -> RefColumns:
+        if self._columns is None:
+            assert self._lazy is not None
+            self._columns = self._lazy.decode_all()
+            self._lazy = None
+        return self._columns
 
     @classmethod
     def empty(cls, ndim: int) -> ChunkTable:
@@ -242,6 +259,8 @@ class ChunkTable:
     @property
     def ndim(self) -> int:
         """Number of array dimensions."""
+        if self._lazy is not None:
+            return self._lazy.ndim
         return int(self._cols.coords.shape[1])
 
     @property
@@ -260,7 +279,7 @@ class ChunkTable:
         return self._cols.kinds
 
     def __len__(self) -> int:
-        return len(self._cols)
+        return self._lazy.count if self._lazy is not None else len(self._cols)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ChunkTable):
@@ -284,13 +303,15 @@ class ChunkTable:
         ndim = self.ndim
         if len(coords) != ndim:
             raise _bad_index(f"expected {ndim} chunk coordinates, got {len(coords)}")
-        n = len(self._cols)
+        n = len(self)
         if ndim == 0:
             return 0 if n else -1
         try:
             key = struct.pack(f">{ndim}I", *coords)
         except struct.error:
             return -1
+        if self._lazy is not None:
+            return self._lazy.find(list(coords))
         i = int(self._sort_keys().searchsorted(key))
         if i < n and self._cols.coords[i].tolist() == list(coords):
             return i
@@ -309,20 +330,9 @@ class ChunkTable:
 
     def payload_at(self, i: int) -> ChunkPayload:
         """The payload of row ``i`` (rows are in coordinate order)."""
-        c = self._cols
-        kind = c.kinds.item(i)
-        if kind == NATIVE:
-            cid = _fast_id(ChunkId, c.chunk_ids[i].tobytes())
-            return NativePayload(cid, c.offsets.item(i), c.lengths.item(i))
-        if kind == INLINE:
-            return InlinePayload(c.inline.get(i))
-        return VirtualPayload(
-            c.location.get(i).decode("utf-8"),
-            c.offsets.item(i),
-            c.lengths.item(i),
-            c.etag.get(i).decode("utf-8") if c.has_etag.item(i) else None,
-            c.last_modified.item(i) or None,
-        )
+        if self._lazy is not None:
+            return _payload(self._lazy.row(i), 0)
+        return _payload(self._cols, i)
 
     def items(self) -> Iterator[tuple[Coords, ChunkPayload]]:
         """Every ``(coords, payload)`` pair in coordinate order."""
@@ -388,7 +398,9 @@ class ChunkTable:
             return added
         mine = self._sort_keys()
         at = np.minimum(np.searchsorted(mine, touched), len(mine) - 1)
-        dropped = np.unique(at[mine[at] == touched])
+        # Distinct keys hit distinct rows, so sorting suffices; np.unique would also
+        # import numpy.ma on first use (~0.1 s, paid by the first commit of a process).
+        dropped = np.sort(at[mine[at] == touched])
         return ChunkTable(interleave(self._cols, mine, dropped, added._cols, added._sort_keys()))
 
     def native_chunk_ids(self) -> set[ChunkId]:
@@ -402,6 +414,58 @@ class ChunkTable:
         rows = np.flatnonzero(self._cols.kinds == VIRTUAL)
         distinct = set(self._cols.location.take(rows).to_list())
         return sorted(x.decode("utf-8") for x in distinct)
+
+
+def _payload(c: RefColumns, i: int) -> ChunkPayload:
+    """The payload of row ``i`` of ``c``."""
+    kind = c.kinds.item(i)
+    if kind == NATIVE:
+        cid = _fast_id(ChunkId, c.chunk_ids[i].tobytes())
+        return NativePayload(cid, c.offsets.item(i), c.lengths.item(i))
+    if kind == INLINE:
+        return InlinePayload(c.inline.get(i))
+    return VirtualPayload(
+        c.location.get(i).decode("utf-8"),
+        c.offsets.item(i),
+        c.lengths.item(i),
+        c.etag.get(i).decode("utf-8") if c.has_etag.item(i) else None,
+        c.last_modified.item(i) or None,
+    )
+
+
+@dataclass(frozen=True)
+class _LazyRefs:
+    """One array's ref vector inside a decoded manifest payload, not yet decoded."""
+
+    buf: Buffer
+    start: int
+    count: int
+    dictionary: bytes | None
+    algorithm: int
+
+    @cached_property
+    def ndim(self) -> int:
+        return int(decode_coords(self.buf, self.start, 1).shape[1]) if self.count else 0
+
+    def decode_all(self) -> RefColumns:
+        return _decode_array(self.buf, self.start, self.count, self.dictionary, self.algorithm)
+
+    def row(self, i: int) -> RefColumns:
+        return _decode_array(self.buf, self.start + 4 * i, 1, self.dictionary, self.algorithm)
+
+    def find(self, coords: list[int]) -> int:
+        """Row of ``coords`` by binary search over the (sorted) file rows, or -1."""
+        lo, hi = 0, self.count
+        while lo < hi:
+            mid = (lo + hi) // 2
+            here = coords_at(self.buf.raw, self.start + 4 * mid)
+            if here == coords:
+                return mid
+            if here < coords:
+                lo = mid + 1
+            else:
+                hi = mid
+        return -1
 
 
 @dataclass(frozen=True)
@@ -498,8 +562,13 @@ def encode_manifest(
     )
 
 
-def decode_manifest(data: bytes) -> Manifest:
+def decode_manifest(data: bytes, *, lazy: bool = False) -> Manifest:
     """Parse the bytes of a manifest file (spec v1 or v2).
+
+    With ``lazy``, each array's refs stay in the decompressed file until needed: a
+    single :meth:`ChunkTable.lookup` binary-searches them and decodes one row, so a
+    cold read of one chunk does not pay for the whole manifest; the first other use
+    decodes and validates every row (and raises :class:`FormatError` then).
 
     Raises
     ------
@@ -509,14 +578,14 @@ def decode_manifest(data: bytes) -> Manifest:
     """
     spec, payload = decode_file(data, FileType.MANIFEST)
     try:
-        return _decode_payload(spec, payload)
+        return _decode_payload(spec, payload, lazy)
     except FormatError:
         raise
     except (IndexError, ValueError, OverflowError, struct.error, zstandard.ZstdError) as exc:
         raise FormatError(f"corrupt manifest file: {exc}") from exc
 
 
-def _decode_payload(spec: int, payload: bytes) -> Manifest:
+def _decode_payload(spec: int, payload: bytes, lazy: bool = False) -> Manifest:
     root = root_table(payload)
     manifest_id = ManifestId(require(root.inline_bytes(0, 12), "Manifest.id"))
     arrays = require(root.table_vector(1, lambda t: t), "Manifest.arrays")
@@ -531,7 +600,11 @@ def _decode_payload(spec: int, payload: bytes) -> Manifest:
             raise FormatError("manifest arrays are not strictly sorted by node id")
         previous = node
         start, count = require(array.vector_span(1, 4), "ArrayManifest.refs")
-        tables[node] = ChunkTable(_decode_array(buf, start, count, dictionary, algorithm))
+        if lazy and count:
+            refs = _LazyRefs(buf, start, count, dictionary, algorithm)
+            tables[node] = ChunkTable._from_file(refs)
+        else:
+            tables[node] = ChunkTable(_decode_array(buf, start, count, dictionary, algorithm))
     return Manifest(manifest_id, tables, spec)
 
 
