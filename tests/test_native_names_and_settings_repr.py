@@ -87,3 +87,19 @@ def test_split_condition_reprs_use_snake_case_constructors() -> None:
         == prefix + 'ManifestSplitDimCondition.dimension_name("t")'
     )
     assert repr(ManifestSplitCondition.AnyArray()) == prefix + "ManifestSplitCondition.any_array()"
+
+
+@pytest.mark.parametrize("spec_version", [1, 2])
+def test_commit_metadata_without_json_form_is_a_type_error(spec_version: int) -> None:
+    import zarr
+
+    class Opaque:
+        pass
+
+    repo = icechunk.Repository.create(icechunk.in_memory_storage(), spec_version=spec_version)
+    session = repo.writable_session("main")
+    zarr.group(store=session.store)
+    with pytest.raises(TypeError, match="'Opaque' object cannot be cast") as caught:
+        session.commit("bad metadata", {"ok": 1, "nested": [{"bad": Opaque()}]})
+    assert isinstance(caught.value, icechunk.InvalidInputError)
+    assert session.commit("good metadata", {"ok": [1, {"x": None}]})
