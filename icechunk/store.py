@@ -238,7 +238,7 @@ class IcechunkStore(VirtualRefsMixin, Store, StoreExtrasMixin):
                 if path == "/" or node.path != "/":
                     await self._core.delete_node(node.path)
             return
-        async for key in self.list_prefix(prefix + "/"):
+        async for key in self._keys_starting_with(prefix + "/"):
             await self.delete(key)
 
     async def clear(self) -> None:
@@ -259,17 +259,40 @@ class IcechunkStore(VirtualRefsMixin, Store, StoreExtrasMixin):
                     yield _key_of(node.path, encoding.encode(coords))
 
     async def list_prefix(self, prefix: str) -> AsyncIterator[str]:
-        """Every key starting with ``prefix``."""
+        """Every key of the group or array at ``prefix`` and of the nodes below it.
+
+        Like the real package, ``prefix`` names a node (a trailing ``/`` is optional):
+        ``"foo"`` lists ``foo/...`` but not ``foo-bar/...``, and a prefix that is not a
+        group or array raises :class:`InvalidInputError`.
+        """
+        path = prefix.rstrip("/")
+        if path and await self._core.get_node(_node_path(path)) is None:
+            raise InvalidInputError(
+                f"bad key prefix ({path}): Only prefixes pointing to a group or array are allowed",
+                ErrorKind.BAD_KEY_PREFIX,
+            )
+        async for key in self._keys_starting_with(path + "/" if path else ""):
+            yield key
+
+    async def _keys_starting_with(self, text: str) -> AsyncIterator[str]:
+        """Every key starting with ``text``, whatever node (if any) it names."""
         async for key in self.list():
-            if key.startswith(prefix):
+            if key.startswith(text):
                 yield key
+
+    async def is_empty(self, prefix: str) -> bool:
+        """Whether no key lies under the directory ``prefix`` (which need not exist)."""
+        base = prefix.rstrip("/")
+        async for _ in self._keys_starting_with(base + "/" if base else ""):
+            return False
+        return True
 
     async def list_dir(self, prefix: str) -> AsyncIterator[str]:
         """Names directly under ``prefix`` (keys and 'directories')."""
         base = prefix.rstrip("/")
         base = base + "/" if base else ""
         seen: set[str] = set()
-        async for key in self.list_prefix(base):
+        async for key in self._keys_starting_with(base):
             name = key[len(base) :].split("/", 1)[0]
             if name and name not in seen:
                 seen.add(name)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import zarr
 from servers.fixtures import s3_bucket, s3_server
 from zarr.abc.store import OffsetByteRequest, RangeByteRequest, SuffixByteRequest
 from zarr.core.buffer import Buffer, cpu, default_buffer_prototype
@@ -338,6 +339,33 @@ class TestIcechunkStore(StoreTests[IcechunkStore, cpu.Buffer]):
             proto, [("zarr.json", RangeByteRequest(0, 5)), ("zarr.json", OffsetByteRequest(10))]
         )
         assert [v.to_bytes() for v in values if v is not None] == [ARRAY[:5], ARRAY[10:]]
+
+
+async def test_list_prefix_names_a_node_like_the_real_package() -> None:
+    session = ic.Repository.create(ic.in_memory_storage()).writable_session("main")
+    root = zarr.group(store=session.store)
+    root.create_group("foo-bar")
+    root.create_group("foo").create_array("arr", shape=(2,), chunks=(1,), dtype="i4")[:] = 1
+    store = session.store
+
+    async def listed(prefix: str) -> list[str]:
+        return sorted([k async for k in store.list_prefix(prefix)])
+
+    expected = ["foo/arr/c/0", "foo/arr/c/1", "foo/arr/zarr.json", "foo/zarr.json"]
+    assert await listed("foo") == expected  # a sibling named foo-bar is not under foo
+    assert await listed("foo/") == expected
+    assert "foo-bar/zarr.json" in await listed("")
+    for not_a_node in ("f", "foo/arr/c", "foo/arr/zarr.json", "missing/"):
+        with pytest.raises(ic.InvalidInputError, match="bad key prefix") as caught:
+            await listed(not_a_node)
+        assert caught.value.kind == ic.ErrorKind.BAD_KEY_PREFIX
+    with pytest.raises(ic.InvalidInputError):
+        await store.getsize_prefix("missing")
+    # directory-style queries stay lenient, as in the real package
+    assert await store.is_empty("f") and await store.is_empty("missing/")
+    assert not await store.is_empty("foo")
+    assert sorted([k async for k in store.list_dir("foo/arr/c")]) == ["0", "1"]
+    assert sorted([k async for k in store.list_dir("missing")]) == []
 
 
 async def test_invalid_keys_and_ranges_are_typed_errors(tmp_path: Path) -> None:
