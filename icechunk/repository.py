@@ -596,7 +596,11 @@ class Repository(RepositoryAdminMixin):
 
     def __repr__(self) -> str:
         version = self._core.spec_version
-        return f"<icechunk.Repository (v{version})>\nstorage: {self._core.storage!r}\n"
+        storage = "".join(f"\n    {line}" for line in repr(self._core.storage).splitlines())
+        return (
+            f"<icechunk.Repository (v{version})>\nstorage:{storage}\n"
+            "config: <RepositoryConfig ...>\n"
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         return {

@@ -103,3 +103,20 @@ def test_commit_metadata_without_json_form_is_a_type_error(spec_version: int) ->
         session.commit("bad metadata", {"ok": 1, "nested": [{"bad": Opaque()}]})
     assert isinstance(caught.value, icechunk.InvalidInputError)
     assert session.commit("good metadata", {"ok": [1, {"x": None}]})
+
+
+def test_repository_repr_nests_storage_and_elides_config() -> None:
+    repo = icechunk.Repository.create(icechunk.in_memory_storage())
+    assert repr(repo) == (
+        "<icechunk.Repository (v2)>\n"
+        "storage:\n"
+        "    <icechunk.Storage>\n"
+        "    type: in-memory\n"
+        "config: <RepositoryConfig ...>\n"
+    )
+
+
+def test_storage_module_exposes_s3_options_for_eval_of_reprs() -> None:
+    options = icechunk.S3Options(region="us-east-1", allow_http=True)
+    assert icechunk.storage.S3Options is icechunk.S3Options
+    assert eval(repr(options), {"icechunk": icechunk}) == options
