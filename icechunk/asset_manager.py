@@ -12,7 +12,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Generic, TypeVar
 
-from icechunk.errors import ErrorKind, FormatError, NotFoundError, SnapshotNotFoundError
+from icechunk.errors import (
+    ErrorKind,
+    FormatError,
+    IcechunkError,
+    NotFoundError,
+    SnapshotNotFoundError,
+)
 from icechunk.format._v1_write import encode_snapshot_v1
 from icechunk.format.ids import ChunkId, ManifestId, SnapshotId
 from icechunk.format.manifest import Manifest, decode_manifest, encode_manifest
@@ -135,13 +141,19 @@ class AssetManager:
         return await self.storage.exists(SNAPSHOTS + str(snapshot_id))
 
     # ------------------------------------------------------------------ manifests
-    async def fetch_manifest(self, manifest_id: ManifestId, size_bytes: int | None = None) -> Manifest:
+    async def fetch_manifest(
+        self, manifest_id: ManifestId, size_bytes: int | None = None
+    ) -> Manifest:
         """Read (or take from cache) the manifest with this id."""
         cached = self._manifests.get(manifest_id)
         if cached is not None:
             return cached
-        data = await self._get(MANIFESTS + str(manifest_id), "manifest", str(manifest_id))
-        manifest = decode_manifest(data)
+        try:
+            data = await self._get(MANIFESTS + str(manifest_id), "manifest", str(manifest_id))
+            manifest = decode_manifest(data)
+        except IcechunkError as error:
+            error.add_context("asset_manager::fetch_manifest", f"manifest_id={manifest_id}")
+            raise
         self._manifests.put(manifest_id, manifest)
         return manifest
 
@@ -160,9 +172,7 @@ class AssetManager:
         cached = self._txlogs.get(snapshot_id)
         if cached is not None:
             return cached
-        data = await self._get(
-            TRANSACTIONS + str(snapshot_id), "transaction log", str(snapshot_id)
-        )
+        data = await self._get(TRANSACTIONS + str(snapshot_id), "transaction log", str(snapshot_id))
         log = decode_transaction_log(data)
         self._txlogs.put(snapshot_id, log)
         return log

@@ -22,7 +22,13 @@ from zarr.core.buffer import Buffer, BufferPrototype
 from icechunk._session_core import NodeView, SessionCore
 from icechunk._store_extras import StoreExtrasMixin
 from icechunk._store_virtual import VirtualRefsMixin
-from icechunk.errors import ErrorKind, InvalidInputError, ReadOnlyError
+from icechunk.errors import (
+    ErrorKind,
+    IcechunkError,
+    InvalidInputError,
+    NotFoundError,
+    ReadOnlyError,
+)
 from icechunk.format.model import InlinePayload
 
 if TYPE_CHECKING:
@@ -141,7 +147,12 @@ class IcechunkStore(VirtualRefsMixin, Store, StoreExtrasMixin):
             byte_range, RangeByteRequest | OffsetByteRequest | SuffixByteRequest
         ):
             raise ValueError(f"Unexpected byte_range, got {byte_range}")
-        data = await self._get_bytes_or_none(key, byte_range)
+        try:
+            data = await self._get_bytes_or_none(key, byte_range)
+        except IcechunkError as error:
+            if not isinstance(error, NotFoundError):  # (zarr treats those as "absent")
+                error.add_context("store::get", f'key="{key}"')
+            raise
         return None if data is None else prototype.buffer.from_bytes(data)
 
     async def _get_bytes_or_none(self, key: str, byte_range: ByteRequest | None) -> bytes | None:
