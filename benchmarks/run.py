@@ -37,12 +37,12 @@ ROWS = [
     ("open_one_chunk", "total", "(d) cold open + read 1 of 100k chunks"),
     ("local_write", "total", "floor: zarr LocalStore write 256 MiB"),
     ("local_read", "total", "floor: zarr LocalStore read 256 MiB"),
-    ("merge_split2", "total", "(e) 64 tasks write+merge+commit, split_every=2"),
+    ("merge_split2", "total", "(g) 64 tasks write+merge+commit, split_every=2"),
     ("merge_split2", "merge", "    of which: driver merge"),
     ("merge_split2", "driver_peak_growth_mib", "    driver peak RSS growth"),
-    ("merge_split8", "total", "(e) 64 tasks write+merge+commit, split_every=8"),
+    ("merge_split8", "total", "(g) 64 tasks write+merge+commit, split_every=8"),
     ("merge_split8", "driver_peak_growth_mib", "    driver peak RSS growth"),
-    ("merge_splitnone", "total", "(e) 64 tasks write+merge+commit, split_every=None"),
+    ("merge_splitnone", "total", "(g) 64 tasks write+merge+commit, split_every=None"),
     ("merge_splitnone", "driver_peak_growth_mib", "    driver peak RSS growth"),
 ]
 # Slow to start (each spawns a dask process pool): run only when named in --workloads.

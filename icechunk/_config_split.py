@@ -186,7 +186,7 @@ class _SplitAnyArray(ManifestSplitCondition):
         super().__init__()
 
     def __repr__(self) -> str:
-        return f"{_SPLIT}.AnyArray()"
+        return f"{_SPLIT}.any_array()"
 
     def _to_dict(self) -> Any:
         return "any_array"
@@ -256,7 +256,7 @@ class _DimAxis(ManifestSplitDimCondition):
         return axis
 
     def __repr__(self) -> str:
-        return f"{_DIM}.Axis({self._0})"
+        return f"{_DIM}.axis({self._0})"
 
     def _to_dict(self) -> Any:
         return {"Axis": self._0}
@@ -283,7 +283,7 @@ class _DimName(ManifestSplitDimCondition):
         return regex
 
     def __repr__(self) -> str:
-        return f"{_DIM}.DimensionName({quote(self._0)})"
+        return f"{_DIM}.dimension_name({quote(self._0)})"
 
     def _to_dict(self) -> Any:
         return {"DimensionName": self._0}
@@ -299,7 +299,7 @@ class _DimAny(ManifestSplitDimCondition):
         super().__init__()
 
     def __repr__(self) -> str:
-        return f"{_DIM}.Any()"
+        return f"{_DIM}.any()"
 
     def _to_dict(self) -> Any:
         return "Any"

@@ -17,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import replace
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from icechunk.asset_manager import REPO_INFO_KEY, AssetManager
 from icechunk.errors import ConflictError, ErrorKind, FormatError, NotFoundError
 from icechunk.format import v1
+from icechunk.format.config_yaml import decode_config_yaml, encode_config_yaml
 from icechunk.format.ids import SnapshotId
 from icechunk.format.model import RepoInfo, RepoStatusData, SnapshotEntry
 from icechunk.refs import Mutation, RepoInfoStore, RepoState, _backoff
@@ -150,6 +151,7 @@ class V1RefStore(RepoInfoStore):
             status=RepoStatusData(),
             latest_updates=(),
             spec_version=1,
+            config=await read_v1_config(self.storage),
         )
         return info, versions
 
@@ -193,7 +195,7 @@ class V1RefStore(RepoInfoStore):
 
     async def create(self, info: RepoInfo) -> RepoState:
         """Initialize the refs of a new v1 repository: ``config.yaml`` and ``main``."""
-        await self.storage.put(V1_CONFIG_KEY, _config_yaml(), mode=PutMode.OVERWRITE)
+        await self.storage.put(V1_CONFIG_KEY, _config_yaml(info.config), mode=PutMode.OVERWRITE)
         try:
             await self.storage.put(
                 _MAIN_REF_KEY, v1.encode_ref(info.branches["main"]), mode=PutMode.CREATE
@@ -251,7 +253,7 @@ class V1RefStore(RepoInfoStore):
             with contextlib.suppress(ConditionalPutFailed):  # already tombstoned: same result
                 await self.storage.put(v1.tag_tombstone_key(name), b"", mode=PutMode.CREATE)
         if new.config != old.config:
-            await self.storage.put(V1_CONFIG_KEY, _config_yaml(), mode=PutMode.OVERWRITE)
+            await self.storage.put(V1_CONFIG_KEY, _config_yaml(new.config), mode=PutMode.OVERWRITE)
 
 
 def _refuse_v2_only_changes(old: RepoInfo, new: RepoInfo) -> None:
@@ -266,8 +268,20 @@ def _refuse_v2_only_changes(old: RepoInfo, new: RepoInfo) -> None:
         refuse_v1_write("change feature flags")
 
 
-def _config_yaml() -> bytes:
-    """The v1 ``config.yaml``: every setting left to the readers' defaults."""
+async def read_v1_config(storage: Storage) -> dict[str, Any] | None:
+    """The config dict stored in a spec-v1 ``config.yaml``, None if there is none."""
+    try:
+        data = await storage.get(V1_CONFIG_KEY)
+    except NotFoundError:
+        return None
+    return decode_config_yaml(data)
+
+
+def _config_yaml(config: dict[str, Any] | None = None) -> bytes:
+    """The v1 ``config.yaml`` holding ``config``; with none, every setting left to the
+    readers' defaults."""
+    if config is not None:
+        return encode_config_yaml(config)
     fields = (
         "inline_chunk_threshold_bytes",
         "get_partial_values_concurrency",

@@ -15,6 +15,7 @@ from typing import Generic, TypeVar
 from icechunk.errors import (
     ErrorKind,
     FormatError,
+    IcechunkError,
     NotFoundError,
     SnapshotNotFoundError,
     StorageError,
@@ -148,10 +149,14 @@ class AssetManager:
         cached = self._manifests.get(manifest_id)
         if cached is not None:
             return cached
-        data = await self._get(MANIFESTS + str(manifest_id), "manifest", str(manifest_id))
-        # Lazy: a cold single-chunk read binary-searches the file instead of decoding
-        # every ref; the first bulk use (merge, iteration) decodes the table once.
-        manifest = decode_manifest(data, lazy=True)
+        try:
+            data = await self._get(MANIFESTS + str(manifest_id), "manifest", str(manifest_id))
+            # Lazy: a cold single-chunk read binary-searches the file instead of decoding
+            # every ref; the first bulk use (merge, iteration) decodes the table once.
+            manifest = decode_manifest(data, lazy=True)
+        except IcechunkError as error:
+            error.add_context("asset_manager::fetch_manifest", f"manifest_id={manifest_id}")
+            raise
         self._manifests.put(manifest_id, manifest)
         return manifest
 

@@ -186,6 +186,23 @@ class IcechunkError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._message!r}, kind={self._kind!r})"
 
+    def add_context(self, operation: str, details: str = "") -> None:
+        """Record that the error surfaced through ``operation`` (innermost first).
+
+        The message gains a ``context:`` block numbering the operations, laid out like
+        the real package's span trace, so users (and tests matching on the message) see
+        which operation failed on behalf of which.
+        """
+        frames = self._message.split("\n\ncontext:\n", 1)
+        block = frames[1] if len(frames) == 2 else ""
+        number = sum(1 for line in block.splitlines() if line[:4].strip().isdigit())
+        entry = f"   {number}: icechunk::{operation}"
+        if details:
+            entry += f"\n           with {details}"
+        block = f"{block}\n{entry}" if block else entry
+        self._message = f"{frames[0]}\n\ncontext:\n{block}"
+        self.args = (self._message,)
+
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild_error, (type(self), self._message, self._kind, self._extra_state()))
 

@@ -13,7 +13,12 @@ from icechunk._repo_core import MAIN, RepoCore, parse_snapshot_id
 from icechunk._repo_maintenance import MaintenanceMixin
 from icechunk._repository_admin import RepositoryAdminMixin
 from icechunk._sync import sync
-from icechunk._v1_repo import detect_spec_version, refuse_v1_write, require_spec_v2
+from icechunk._v1_repo import (
+    detect_spec_version,
+    read_v1_config,
+    refuse_v1_write,
+    require_spec_v2,
+)
 from icechunk._virtual import normalize_authorizations
 from icechunk.asset_manager import REPO_INFO_KEY
 from icechunk.config import RepositoryConfig
@@ -123,7 +128,9 @@ class Repository(RepositoryAdminMixin, MaintenanceMixin):
         if check_clean_root:
             await _check_clean_root(storage)
         cfg = config if config is not None else RepositoryConfig.default()
-        core = _authorize(RepoCore(storage, cfg, int(spec_version or 2)), authorize_virtual_chunk_access)
+        core = _authorize(
+            RepoCore(storage, cfg, int(spec_version or 2)), authorize_virtual_chunk_access
+        )
         stored = None if config is None else cfg._to_dict()
         await core.initialize(stored)
         return cls(core)
@@ -152,8 +159,11 @@ class Repository(RepositoryAdminMixin, MaintenanceMixin):
         authorize_virtual_chunk_access: dict[str, Any] | None = None,
     ) -> Self:
         """Open an existing repository; ``config`` overrides the persisted one field by field."""
-        stored = await cls.fetch_config_async(storage)
-        spec = 2 if stored is not None else await detect_spec_version(storage)
+        try:
+            stored = await cls.fetch_config_async(storage)
+        except RepositoryNotFoundError:
+            stored = None  # reported below, with the places looked at
+        spec = await detect_spec_version(storage)
         if spec is None:
             error = RepositoryNotFoundError(
                 "no Icechunk repository found at this storage location; "
@@ -221,12 +231,20 @@ class Repository(RepositoryAdminMixin, MaintenanceMixin):
 
     @staticmethod
     async def fetch_config_async(storage: Storage) -> RepositoryConfig | None:
-        """The config persisted in the repository, or None if it has none."""
-        if not await storage.exists(REPO_INFO_KEY):
-            return None
-        from icechunk.refs import RepoInfoStore
+        """The config persisted in the repository, or None if it has none.
 
-        stored = (await RepoInfoStore(storage).fetch()).info.config
+        Raises :class:`RepositoryNotFoundError` when there is no repository at ``storage``.
+        """
+        if await storage.exists(REPO_INFO_KEY):
+            from icechunk.refs import RepoInfoStore
+
+            stored = (await RepoInfoStore(storage).fetch()).info.config
+        elif await detect_spec_version(storage) == 1:
+            stored = await read_v1_config(storage)
+        else:
+            raise RepositoryNotFoundError(
+                "the repository doesn't exist", ErrorKind.REPOSITORY_NOT_FOUND
+            )
         return None if stored is None else RepositoryConfig._from_dict(stored)
 
     @staticmethod
@@ -646,7 +664,11 @@ class Repository(RepositoryAdminMixin, MaintenanceMixin):
 
     def __repr__(self) -> str:
         version = self._core.spec_version
-        return f"<icechunk.Repository (v{version})>\nstorage: {self._core.storage!r}\n"
+        storage = "".join(f"\n    {line}" for line in repr(self._core.storage).splitlines())
+        return (
+            f"<icechunk.Repository (v{version})>\nstorage:{storage}\n"
+            "config: <RepositoryConfig ...>\n"
+        )
 
     def _repr_html_(self) -> str:
         from icechunk._html import repository_html

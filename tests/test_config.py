@@ -50,9 +50,25 @@ MSD = ManifestSplitDimCondition
 StorageSettings = storage_module.StorageSettings
 StorageRetriesSettings = storage_module.StorageRetriesSettings
 
+#: The real package prints split conditions with snake_case constructors it does not
+#: define (``ManifestSplitDimCondition.any()``); to evaluate such a repr, the test namespace
+#: maps those spellings onto the real constructors.
+_SPLIT_REPR_NAMES = types.SimpleNamespace(
+    ManifestSplitCondition=types.SimpleNamespace(
+        any_array=MSC.AnyArray,
+        path_matches=MSC.path_matches,
+        name_matches=MSC.name_matches,
+        or_conditions=MSC.or_conditions,
+        and_conditions=MSC.and_conditions,
+    ),
+    ManifestSplitDimCondition=types.SimpleNamespace(
+        any=MSD.Any, axis=MSD.Axis, dimension_name=MSD.DimensionName
+    ),
+)
+
 #: What ``icechunk`` must provide for our reprs to evaluate (as the real package does).
 ICECHUNK_NS = types.SimpleNamespace(
-    config=config_module,
+    config=types.SimpleNamespace(**{**vars(config_module), **vars(_SPLIT_REPR_NAMES)}),
     storage=types.SimpleNamespace(
         S3Options=S3Options,
         StorageSettings=StorageSettings,

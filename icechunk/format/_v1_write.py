@@ -18,6 +18,7 @@ import msgpack
 
 from icechunk.errors import InvalidInputError
 from icechunk.format.header import FileType, encode_file
+from icechunk.format.metadata import MetadataTypeError, check_value_types
 from icechunk.format.model import ArrayNodeData, NodeSnapshot, Snapshot
 
 __all__ = ["encode_snapshot_v1"]
@@ -37,6 +38,8 @@ def encode_snapshot_v1(snap: Snapshot, *, compression_level: int = 3) -> bytes:
     """
     try:
         payload = _build(snap)
+    except MetadataTypeError:
+        raise  # already says which value is wrong, and must stay a TypeError
     except (ValueError, TypeError, OverflowError) as exc:
         raise InvalidInputError(f"cannot write snapshot {snap.id}: {exc}") from exc
     return encode_file(FileType.SNAPSHOT, payload, spec_version=1, level=compression_level)
@@ -135,6 +138,7 @@ def _metadata(b: flatbuffers.Builder, metadata: dict[str, Any]) -> int:
     items = []
     for name in sorted(metadata, key=_name_bytes):
         name_at = b.CreateString(name)
+        check_value_types(metadata[name])
         value_at = b.CreateByteVector(msgpack.packb(metadata[name], use_bin_type=True))
         b.StartObject(2)
         b.PrependUOffsetTRelativeSlot(0, name_at, 0)

@@ -14,13 +14,51 @@ from icechunk.errors import FormatError, InvalidInputError
 from icechunk.format import flexbuf
 from icechunk.format._fb import Table, require
 
-__all__ = ["build_metadata", "decode_metadata", "decode_value", "encode_value"]
+__all__ = [
+    "MetadataTypeError",
+    "build_metadata",
+    "check_value_types",
+    "decode_metadata",
+    "decode_value",
+    "encode_value",
+]
 
 _NAME, _VALUE = 0, 1
 
 
+class MetadataTypeError(InvalidInputError, TypeError):
+    """A metadata value holds an object that has no JSON-like form.
+
+    A ``TypeError`` as well, like the real package's conversion error for such values.
+    """
+
+
+_JSON_SCALARS = (bool, int, float, str)
+
+
+def check_value_types(value: Any, depth: int = 0) -> None:
+    """Raise :class:`MetadataTypeError` unless ``value`` is JSON-like all the way down."""
+    if value is None or isinstance(value, _JSON_SCALARS) or depth > flexbuf.MAX_DEPTH:
+        return  # (depth and integer range are the encoders' to report)
+    if isinstance(value, list | tuple):
+        for item in value:
+            check_value_types(item, depth + 1)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise MetadataTypeError(f"metadata keys must be str, got {key!r}")
+            check_value_types(item, depth + 1)
+        return
+    raise MetadataTypeError(
+        f"{type(value).__name__!r} object cannot be cast to a metadata value while "
+        "processing 'metadata': use None, bool, int, float, str, list or dict with str keys"
+    )
+
+
 def encode_value(value: Any) -> bytes:
     """Encode one JSON-like value as a FlexBuffer (spec v2)."""
+    check_value_types(value)
     try:
         # NaN/inf are stored as f64 (the Rust reader turns them into null, like the wheel).
         return flexbuf.dumps(value)
@@ -29,19 +67,6 @@ def encode_value(value: Any) -> bytes:
             f"metadata value {value!r} cannot be stored ({exc}): use JSON-compatible values "
             "(None, bool, int, float, str, list, dict with str keys)"
         ) from exc
-
-
-def _check_json_like(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, list | tuple):
-        return [_check_json_like(v) for v in value]
-    if isinstance(value, dict):
-        for key in value:
-            if not isinstance(key, str):
-                raise TypeError(f"metadata keys must be str, got {key!r}")
-        return {k: _check_json_like(v) for k, v in value.items()}
-    raise TypeError(f"unsupported metadata value type {type(value).__name__}")
 
 
 def decode_value(raw: bytes, spec_version: int) -> Any:

@@ -20,7 +20,7 @@ from icechunk.format._flat import Reader, TableSpec, VectorReader, Writer, as_fo
 from icechunk.format._snapshot_nodes import NodeWriter, read_manifest_files_v2, read_nodes
 from icechunk.format.header import FileType, decode_file, encode_file
 from icechunk.format.ids import INITIAL_SNAPSHOT_ID, ManifestId, SnapshotId
-from icechunk.format.metadata import decode_metadata, encode_value
+from icechunk.format.metadata import MetadataTypeError, decode_metadata, encode_value
 from icechunk.format.model import (
     ArrayNodeData,
     ManifestFileInfo,
@@ -166,6 +166,8 @@ def encode_snapshot(snap: Snapshot, *, compression_level: int = 3) -> bytes:
         raise InvalidInputError(f"cannot write snapshot {snap.id}: {problem}")
     try:
         payload = _build(snap)
+    except MetadataTypeError:
+        raise  # already says which value is wrong, and must stay a TypeError
     except (struct.error, OverflowError, TypeError, UnicodeEncodeError) as exc:
         raise InvalidInputError(f"cannot write snapshot {snap.id}: {exc}") from exc
     return encode_file(FileType.SNAPSHOT, payload, spec_version=2, level=compression_level)

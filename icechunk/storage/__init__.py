@@ -10,6 +10,7 @@ This layer imports nothing from the Icechunk format or higher layers.
 
 from __future__ import annotations
 
+from icechunk._config_store import S3Options  # the real package also lists it here
 from icechunk.storage.azure import AzureBlobStorage, azure_storage
 from icechunk.storage.base import (
     ConditionalPutFailed,
@@ -51,6 +52,7 @@ __all__ = [
     "ObjectInfo",
     "ObjectReader",
     "RedirectStorage",
+    "S3Options",
     "S3Storage",
     "PutMode",
     "Storage",

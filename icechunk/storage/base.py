@@ -27,6 +27,7 @@ from icechunk.errors import (
     StorageError,
 )
 from icechunk.storage._constructors import CloudConstructors
+from icechunk.storage._settings_render import RenderedSettings
 
 if TYPE_CHECKING:
     from icechunk.storage.local import LocalFileSystemStorage
@@ -170,7 +171,7 @@ def _check_field(owner: str, name: str, value: object, annotation: str) -> None:
         )
 
 
-class _Validated:
+class _Validated(RenderedSettings):
     """Type-checks every assignment to a dataclass field (the real classes do too)."""
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -180,7 +181,7 @@ class _Validated:
         object.__setattr__(self, name, value)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(repr=False)
 class StorageConcurrencySettings(_Validated):
     """How many concurrent requests Icechunk makes for one object.
 
@@ -196,7 +197,7 @@ class StorageConcurrencySettings(_Validated):
     ideal_concurrent_request_size: int | None = None
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(repr=False)
 class StorageRetriesSettings(_Validated):
     """How failed requests are retried, with exponential backoff.
 
@@ -215,7 +216,7 @@ class StorageRetriesSettings(_Validated):
     max_backoff_ms: int | None = None
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(repr=False)
 class StorageTimeoutSettings(_Validated):
     """Network timeouts of object-store clients, in milliseconds (``None``: client default).
 
@@ -237,7 +238,7 @@ class StorageTimeoutSettings(_Validated):
     operation_attempt_timeout_ms: int | None = None
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(repr=False)
 class StorageSettings(_Validated):
     """How Icechunk uses a :class:`Storage`; ``None`` fields fall back to its defaults.
 

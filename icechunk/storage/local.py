@@ -123,13 +123,18 @@ class LocalFileSystemStorage(Storage):
         return [("type", "local filesystem"), ("path", self._root)]
 
     def default_settings(self) -> StorageSettings:
-        """Defaults for local disk: no retries, no object metadata, no request splitting."""
+        """Defaults for local disk: no retries, no object metadata (as the real package).
+
+        ``unsafe_use_conditional_update`` reads False because a local directory has no
+        compare-and-swap put; this backend emulates it with a lock file regardless.
+        """
         return StorageSettings(
             concurrency=StorageConcurrencySettings(
-                max_concurrent_requests_for_object=1,
-                ideal_concurrent_request_size=1 << 30,
+                max_concurrent_requests_for_object=5,
+                ideal_concurrent_request_size=4096,
             ),
             retries=StorageRetriesSettings(max_tries=1, initial_backoff_ms=0, max_backoff_ms=0),
+            unsafe_use_conditional_update=False,
             unsafe_use_metadata=False,
         )
 

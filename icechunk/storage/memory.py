@@ -64,11 +64,11 @@ class InMemoryStorage(Storage):
         return [("type", "in-memory")]
 
     def default_settings(self) -> StorageSettings:
-        """Defaults for memory: no retries, no request splitting worth doing."""
+        """Defaults for memory: no retries (the values the real package reports)."""
         return StorageSettings(
             concurrency=StorageConcurrencySettings(
-                max_concurrent_requests_for_object=1,
-                ideal_concurrent_request_size=1 << 30,
+                max_concurrent_requests_for_object=5,
+                ideal_concurrent_request_size=1,
             ),
             retries=StorageRetriesSettings(max_tries=1, initial_backoff_ms=0, max_backoff_ms=0),
         )

@@ -465,3 +465,26 @@ def test_leading_slash_keys_stay_inside_the_hierarchy(tmp_path: Path, key: str) 
     assert not Path("/abs").exists()
     keys = sync(_list(repo.readonly_session(branch="main").store))
     assert keys == ["abs/zarr.json", "zarr.json"]
+
+
+def test_damaged_manifest_error_names_the_failing_operations(tmp_path: Path) -> None:
+    import glob
+
+    import zarr
+
+    storage = ic.local_filesystem_storage(str(tmp_path))
+    session = ic.Repository.create(storage).writable_session("main")
+    zarr.group(store=session.store).create_array("a", shape=(4,), chunks=(2,), dtype="i4")[:] = 7
+    session.commit("data")
+    (manifest,) = glob.glob(f"{tmp_path}/manifests/*")
+    Path(manifest).write_bytes(b"not a manifest")
+    reader = ic.Repository.open(storage).readonly_session("main")
+    array = zarr.open_array(store=reader.store, path="a", mode="r")
+    with pytest.raises(ic.FormatError) as caught:
+        array[0]
+    message = str(caught.value)
+    # innermost first, numbered, in the layout of the real package's span trace
+    assert "\n\ncontext:\n   0: icechunk::asset_manager::fetch_manifest\n" in message
+    assert "           with manifest_id=" in message
+    assert '   1: icechunk::store::get\n           with key="a/c/0"' in message
+    assert caught.value.message == message

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import zarr
 from servers.fixtures import s3_bucket, s3_server
 from zarr.abc.store import OffsetByteRequest, RangeByteRequest, SuffixByteRequest
 from zarr.core.buffer import Buffer, cpu, default_buffer_prototype
@@ -89,7 +90,9 @@ class TestIcechunkStore(StoreTests[IcechunkStore, cpu.Buffer]):
         assert "IcechunkStore" in text and "snapshot_id" in text
 
     @pytest.mark.parametrize("read_only", [True, False])
-    async def test_store_open_read_only(self, store_kwargs: dict[str, Any], read_only: bool) -> None:
+    async def test_store_open_read_only(
+        self, store_kwargs: dict[str, Any], read_only: bool
+    ) -> None:
         ic.Repository.open_or_create(store_kwargs["storage"])
         store = self._session({**store_kwargs, "read_only": read_only}).store
         assert store._is_open
@@ -314,27 +317,55 @@ class TestIcechunkStore(StoreTests[IcechunkStore, cpu.Buffer]):
         doc = store._get_json_sync("zarr.json", prototype=default_buffer_prototype())
         assert doc["node_type"] == "group"
 
-    @pytest.mark.parametrize("key", ["zarr.json"])
-    def test_get_sync(self, store: IcechunkStore, key: str) -> None:
-        from zarr.core.sync import sync
+    def test_store_does_not_claim_zarr_sync_protocol(self, store: IcechunkStore) -> None:
+        # like the real package's store: zarr's sync-protocol tests skip instead of writing
+        # arbitrary keys (``sync_get``) an Icechunk store cannot hold
+        from zarr.abc.store import SupportsDeleteSync, SupportsGetSync, SupportsSetSync
 
-        sync(store.set(key, buf(GROUP)))
-        assert store.get_sync(key, prototype=default_buffer_prototype()).to_bytes() == GROUP
+        for protocol in (SupportsGetSync, SupportsSetSync, SupportsDeleteSync):
+            assert not isinstance(store, protocol)
 
-    def test_get_sync_missing(self, store: IcechunkStore) -> None:
-        assert store.get_sync("nope/zarr.json", prototype=default_buffer_prototype()) is None
+    async def test_metadata_suffix_read_matches_real_package(self, store: IcechunkStore) -> None:
+        # the real package answers a suffix request on zarr.json with all but the last
+        # ``suffix`` bytes; chunks get a true suffix
+        await store.set("zarr.json", buf(ARRAY))
+        await store.set("c/0/0/0", buf(b"0123456789"))
+        proto = default_buffer_prototype()
+        meta = await store.get("zarr.json", proto, SuffixByteRequest(5))
+        assert meta is not None and meta.to_bytes() == ARRAY[:-5]
+        chunk = await store.get("c/0/0/0", proto, SuffixByteRequest(5))
+        assert chunk is not None and chunk.to_bytes() == b"56789"
+        values = await store.get_partial_values(
+            proto, [("zarr.json", RangeByteRequest(0, 5)), ("zarr.json", OffsetByteRequest(10))]
+        )
+        assert [v.to_bytes() for v in values if v is not None] == [ARRAY[:5], ARRAY[10:]]
 
-    def test_set_sync(self, store: IcechunkStore) -> None:
-        store.set_sync("zarr.json", buf(GROUP))
-        assert store.get_sync("zarr.json", prototype=default_buffer_prototype()).to_bytes() == GROUP
 
-    def test_delete_sync(self, store: IcechunkStore) -> None:
-        store.set_sync("zarr.json", buf(GROUP))
-        store.delete_sync("zarr.json")
-        assert store.get_sync("zarr.json", prototype=default_buffer_prototype()) is None
+async def test_list_prefix_names_a_node_like_the_real_package() -> None:
+    session = ic.Repository.create(ic.in_memory_storage()).writable_session("main")
+    root = zarr.group(store=session.store)
+    root.create_group("foo-bar")
+    root.create_group("foo").create_array("arr", shape=(2,), chunks=(1,), dtype="i4")[:] = 1
+    store = session.store
 
-    def test_delete_sync_missing(self, store: IcechunkStore) -> None:
-        store.delete_sync("nope/zarr.json")
+    async def listed(prefix: str) -> list[str]:
+        return sorted([k async for k in store.list_prefix(prefix)])
+
+    expected = ["foo/arr/c/0", "foo/arr/c/1", "foo/arr/zarr.json", "foo/zarr.json"]
+    assert await listed("foo") == expected  # a sibling named foo-bar is not under foo
+    assert await listed("foo/") == expected
+    assert "foo-bar/zarr.json" in await listed("")
+    for not_a_node in ("f", "foo/arr/c", "foo/arr/zarr.json", "missing/"):
+        with pytest.raises(ic.InvalidInputError, match="bad key prefix") as caught:
+            await listed(not_a_node)
+        assert caught.value.kind == ic.ErrorKind.BAD_KEY_PREFIX
+    with pytest.raises(ic.InvalidInputError):
+        await store.getsize_prefix("missing")
+    # directory-style queries stay lenient, as in the real package
+    assert await store.is_empty("f") and await store.is_empty("missing/")
+    assert not await store.is_empty("foo")
+    assert sorted([k async for k in store.list_dir("foo/arr/c")]) == ["0", "1"]
+    assert sorted([k async for k in store.list_dir("missing")]) == []
 
 
 async def test_invalid_keys_and_ranges_are_typed_errors(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import pickle
+import types
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -500,14 +501,24 @@ def test_settings_equality_repr_and_pickle() -> None:
     settings = _full_settings()
     assert settings == _full_settings()
     assert settings != StorageSettings()
-    assert repr(settings).startswith("StorageSettings(concurrency=StorageConcurrencySettings(")
+    # the real package's eval-able multi-line form: full dotted names, scalars first
+    assert repr(settings).startswith(
+        "icechunk.storage.StorageSettings(\n    unsafe_use_conditional_create="
+    )
+    assert "    concurrency=icechunk.storage.StorageConcurrencySettings(\n" in repr(settings)
     names = {
         "StorageSettings": StorageSettings,
         "StorageConcurrencySettings": StorageConcurrencySettings,
         "StorageRetriesSettings": StorageRetriesSettings,
         "StorageTimeoutSettings": StorageTimeoutSettings,
     }
-    assert eval(repr(settings), names) == settings
+    assert (
+        eval(
+            repr(settings),
+            {"icechunk": types.SimpleNamespace(storage=types.SimpleNamespace(**names))},
+        )
+        == settings
+    )
     assert pickle.loads(pickle.dumps(settings)) == settings
     with pytest.raises(TypeError):
         hash(settings)  # mutable, like the real classes
