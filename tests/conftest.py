@@ -137,12 +137,14 @@ CHROME_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """One headless Debian Chromium per test process, shared by every browser test.
+    """A headless Debian Chromium for the browser tests of one module.
 
-    Playwright's sync API runs one driver per thread; a second ``sync_playwright()`` while
-    this one is open fails, so browser tests take this fixture instead of starting their own.
+    While Playwright's sync API is open it keeps an event loop running in this thread: a
+    second ``sync_playwright()`` fails, and so does every asyncio test (pytest-asyncio cannot
+    start its runner). Module scope closes it before tests of any other module run, and
+    browser tests take this fixture instead of starting their own.
     """
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make test`, which installs Debian chromium")

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SampleRepo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from interop.samples import SampleRepo
 
 import icechunk as ic
 from icechunk.format.header import HEADER_SIZE, MAGIC
