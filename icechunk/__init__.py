@@ -108,6 +108,7 @@ from icechunk.versions import (
     print_debug_info,
     spec_version,
     supported_spec_versions,
+    user_agent,
 )
 from icechunk.virtual import VirtualChunkSpec
 
@@ -124,6 +125,7 @@ __all__ = [
     "RepoStatus",
     "print_debug_info",
     "supported_spec_versions",
+    "user_agent",
     "upgrade_icechunk_repository",
     "BasicConflictSolver",
     "ChunkType",

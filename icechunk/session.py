@@ -151,7 +151,9 @@ class Session(SessionExtrasMixin):
                     # reference still records the commit then, so emptiness is only
                     # checked on the first attempt.
                     landed = await self._core.commit(
-                        message, metadata, allow_empty or attempts > 0
+                        message,
+                        _with_rebase_attempts(metadata, attempts),
+                        allow_empty or attempts > 0,
                     )
                 except RebaseFailedError:
                     raise
@@ -426,9 +428,14 @@ class Session(SessionExtrasMixin):
         self._allow_pickling = False
 
     def __repr__(self) -> str:
-        return (
+        text = (
             f"<icechunk.session.Session>\nread_only: {self.read_only}\n"
-            f"snapshot_id: {self.snapshot_id}\nbranch: {self.branch}\n"
+            f"snapshot_id: {self.snapshot_id}\n"
+        )
+        if self.read_only:  # like the reference: branch and changes only mean something here
+            return text
+        return (
+            f"{text}branch: {self.branch}\n"
             f"has_uncommitted_changes: {self.has_uncommitted_changes}\n"
         )
 
@@ -517,3 +524,14 @@ def _check_commit_args(message: object, metadata: object) -> None:
         raise TypeError(f"'{type(message).__name__}' object is not an instance of 'str'")
     if metadata is not None and not isinstance(metadata, dict):
         raise TypeError(f"'{type(metadata).__name__}' object is not an instance of 'dict'")
+
+
+def _with_rebase_attempts(metadata: dict[str, Any] | None, attempts: int) -> dict[str, Any] | None:
+    """Record how many rebases a commit needed, under ``__icechunk`` as the reference does."""
+    if attempts == 0:
+        return metadata
+    merged = dict(metadata or {})
+    internal = dict(merged.get("__icechunk") or {})
+    internal["rebase_attempts"] = attempts
+    merged["__icechunk"] = internal
+    return merged

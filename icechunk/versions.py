@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["SpecVersion", "print_debug_info", "spec_version", "supported_spec_versions"]
+__all__ = [
+    "SpecVersion",
+    "print_debug_info",
+    "spec_version",
+    "supported_spec_versions",
+    "user_agent",
+]
 
 
 class SpecVersion(IntEnum):
@@ -59,3 +65,10 @@ def print_debug_info() -> None:
         except ModuleNotFoundError:
             continue
         print(f"{package}:  {version}")
+
+
+def user_agent() -> str:
+    """The User-Agent product token this library sends to object stores."""
+    from icechunk import __pyicechunk_version__
+
+    return f"icechunk-pyicechunk-{__pyicechunk_version__}"

@@ -110,3 +110,23 @@ def test_store_sync_clear_and_partial_writes() -> None:
     assert session.status().deleted_arrays == {"/a"}
     with pytest.raises(zarr.errors.GroupNotFoundError):
         zarr.open_group(session.store, mode="r")
+
+
+def test_rebased_commit_records_its_attempts_and_readonly_repr() -> None:
+    repo = ic.Repository.create(ic.in_memory_storage())
+    setup = repo.writable_session("main")
+    zarr.create_array(setup.store, name="a", shape=(4,), chunks=(2,), dtype="i4")[:] = 1
+    setup.commit("setup")
+    first, second = repo.writable_session("main"), repo.writable_session("main")
+    zarr.open_array(first.store, path="a")[0] = 5
+    zarr.open_array(second.store, path="a")[2] = 6
+    first.commit("first")
+    sid = second.commit("second", metadata={"k": 1}, rebase_with=ic.ConflictDetector())
+    assert repo.lookup_snapshot(sid).metadata == {"k": 1, "__icechunk": {"rebase_attempts": 1}}
+    plain = repo.writable_session("main")
+    zarr.open_array(plain.store, path="a")[0] = 0
+    assert repo.lookup_snapshot(plain.commit("plain")).metadata == {}
+    text = repr(repo.readonly_session("main"))
+    assert "read_only: True" in text and "branch" not in text
+    assert "branch: main" in repr(repo.writable_session("main"))
+    assert ic.user_agent().startswith("icechunk-pyicechunk-")
