@@ -22,7 +22,12 @@ TIMEOUT_S = 300
 
 
 def _script(path: Path) -> str:
-    cells = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    # Widget cells only display: the reference venv has no icechunk_widgets (it is ours).
+    cells = [
+        c.source
+        for c in nbformat.read(path, as_version=4).cells
+        if c.cell_type == "code" and "icechunk_widgets" not in c.source
+    ]
     # Run inside a __main__ guard: worker processes (spawned by multiprocessing) re-import it.
     body = "\n\n".join(cells)
     return f"SOURCE = {body!r}\nif __name__ == '__main__':\n    exec(compile(SOURCE, {path.name!r}, 'exec'), {{'__name__': '__notebook__'}})\n"
