@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
 from icechunk._repo_core import parse_snapshot_id
-from icechunk._sync import sync
+from icechunk._sync import sync, sync_twin
 from icechunk.errors import ErrorKind, InvalidInputError, SnapshotNotFoundError
 from icechunk.format.model import SnapshotEntry
 from icechunk.snapshots import SnapshotInfo
@@ -93,25 +93,19 @@ class RefsMixin:
         """Create a branch pointing at ``snapshot_id``."""
         await self._core.create_branch(branch, snapshot_id)
 
-    def create_branch(self, branch: str, snapshot_id: str) -> None:
-        """Create a branch pointing at ``snapshot_id``."""
-        sync(self.create_branch_async(branch, snapshot_id))
+    create_branch = sync_twin(create_branch_async)
 
     async def list_branches_async(self) -> set[str]:
         """Names of all branches."""
         return set((await self._core.info()).branches)
 
-    def list_branches(self) -> set[str]:
-        """Names of all branches."""
-        return sync(self.list_branches_async())
+    list_branches = sync_twin(list_branches_async)
 
     async def lookup_branch_async(self, branch: str) -> str:
         """The snapshot id at the tip of ``branch``."""
         return str(await self._core.lookup_branch(branch))
 
-    def lookup_branch(self, branch: str) -> str:
-        """The snapshot id at the tip of ``branch``."""
-        return sync(self.lookup_branch_async(branch))
+    lookup_branch = sync_twin(lookup_branch_async)
 
     async def reset_branch_async(
         self, branch: str, snapshot_id: str, *, from_snapshot_id: str | None = None
@@ -119,52 +113,38 @@ class RefsMixin:
         """Point ``branch`` at ``snapshot_id`` (only if it is at ``from_snapshot_id``, if given)."""
         await self._core.reset_branch(branch, snapshot_id, from_snapshot_id)
 
-    def reset_branch(
-        self, branch: str, snapshot_id: str, *, from_snapshot_id: str | None = None
-    ) -> None:
-        """Point ``branch`` at ``snapshot_id`` (only if it is at ``from_snapshot_id``, if given)."""
-        sync(self.reset_branch_async(branch, snapshot_id, from_snapshot_id=from_snapshot_id))
+    reset_branch = sync_twin(reset_branch_async)
 
     async def delete_branch_async(self, branch: str) -> None:
         """Delete a branch; ``main`` cannot be deleted."""
         await self._core.delete_branch(branch)
 
-    def delete_branch(self, branch: str) -> None:
-        """Delete a branch; ``main`` cannot be deleted."""
-        sync(self.delete_branch_async(branch))
+    delete_branch = sync_twin(delete_branch_async)
 
     # ------------------------------------------------------------------ tags
     async def create_tag_async(self, tag: str, snapshot_id: str) -> None:
         """Create an immutable tag at ``snapshot_id``."""
         await self._core.create_tag(tag, snapshot_id)
 
-    def create_tag(self, tag: str, snapshot_id: str) -> None:
-        """Create an immutable tag at ``snapshot_id``."""
-        sync(self.create_tag_async(tag, snapshot_id))
+    create_tag = sync_twin(create_tag_async)
 
     async def list_tags_async(self) -> set[str]:
         """Names of all tags."""
         return set((await self._core.info()).tags)
 
-    def list_tags(self) -> set[str]:
-        """Names of all tags."""
-        return sync(self.list_tags_async())
+    list_tags = sync_twin(list_tags_async)
 
     async def lookup_tag_async(self, tag: str) -> str:
         """The snapshot id ``tag`` points to."""
         return str(await self._core.lookup_tag(tag))
 
-    def lookup_tag(self, tag: str) -> str:
-        """The snapshot id ``tag`` points to."""
-        return sync(self.lookup_tag_async(tag))
+    lookup_tag = sync_twin(lookup_tag_async)
 
     async def delete_tag_async(self, tag: str) -> None:
         """Delete a tag; the name can never be used again."""
         await self._core.delete_tag(tag)
 
-    def delete_tag(self, tag: str) -> None:
-        """Delete a tag; the name can never be used again."""
-        sync(self.delete_tag_async(tag))
+    delete_tag = sync_twin(delete_tag_async)
 
     # ------------------------------------------------------------------ history
     async def _resolve(
@@ -213,6 +193,4 @@ class RefsMixin:
             raise SnapshotNotFoundError(f"snapshot {snapshot_id} does not exist")
         return SnapshotInfo(entry)
 
-    def lookup_snapshot(self, snapshot_id: str) -> SnapshotInfo:
-        """Details of one snapshot."""
-        return sync(self.lookup_snapshot_async(snapshot_id))
+    lookup_snapshot = sync_twin(lookup_snapshot_async)

@@ -12,7 +12,7 @@ from icechunk._repo_core import MAIN, RepoCore
 from icechunk._repo_maintenance import MaintenanceMixin
 from icechunk._repository_admin import RepositoryAdminMixin
 from icechunk._repository_refs import RefsMixin
-from icechunk._sync import sync
+from icechunk._sync import sync, sync_twin
 from icechunk._v1_repo import (
     detect_spec_version,
     read_v1_config,
@@ -214,9 +214,7 @@ class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
         """Persist this repository's current config."""
         await self._core.save_config(self._core.config._to_dict())
 
-    def save_config(self) -> None:
-        """Persist this repository's current config."""
-        sync(self.save_config_async())
+    save_config = sync_twin(save_config_async)
 
     def reopen(
         self,
@@ -270,9 +268,7 @@ class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
             refuse_v1_write("read repository metadata")
         return dict((await self._core.info()).metadata)
 
-    def get_metadata(self) -> dict[str, Any]:
-        """Repository-level metadata."""
-        return sync(self.get_metadata_async())
+    get_metadata = sync_twin(get_metadata_async)
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -284,9 +280,7 @@ class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
         require_spec_v2(self._core.spec_version, "change repository metadata")
         await self._core.set_metadata(metadata)
 
-    def set_metadata(self, metadata: dict[str, Any]) -> None:
-        """Replace the repository-level metadata."""
-        sync(self.set_metadata_async(metadata))
+    set_metadata = sync_twin(set_metadata_async)
 
     async def update_metadata_async(self, metadata: dict[str, Any]) -> dict[str, Any]:
         """Merge keys into the repository metadata and return the result."""
@@ -294,9 +288,7 @@ class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
         await self._core.set_metadata(merged)
         return merged
 
-    def update_metadata(self, metadata: dict[str, Any]) -> dict[str, Any]:
-        """Merge keys into the repository metadata and return the result."""
-        return sync(self.update_metadata_async(metadata))
+    update_metadata = sync_twin(update_metadata_async)
 
     # ------------------------------------------------------------------ sessions
     async def readonly_session_async(
@@ -317,18 +309,7 @@ class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
             start = await self._as_of(start, as_of)
         return Session._new(self._core, start, None, writable=False)
 
-    def readonly_session(
-        self,
-        branch: str | None = None,
-        *,
-        tag: str | None = None,
-        snapshot_id: str | None = None,
-        as_of: dt.datetime | None = None,
-    ) -> Session:
-        """A read-only session at a branch tip, tag or snapshot."""
-        return sync(
-            self.readonly_session_async(branch, tag=tag, snapshot_id=snapshot_id, as_of=as_of)
-        )
+    readonly_session = sync_twin(readonly_session_async)
 
     async def _as_of(self, start: SnapshotId, when: dt.datetime) -> SnapshotId:
         if when.tzinfo is None:
@@ -351,12 +332,10 @@ class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
         session._core.default_metadata = dict(self._default_commit_metadata)
         return session
 
-    def writable_session(self, branch: str) -> Session:
-        """A session that can write and commit to ``branch``."""
-        return sync(self.writable_session_async(branch))
+    writable_session = sync_twin(writable_session_async)
 
     async def rearrange_session_async(self, branch: str) -> Session:
-        """A session on ``branch`` that can only move nodes, then commit the moves (async).
+        """A session on ``branch`` that can only move nodes, then commit the moves.
 
         Raises
         ------
@@ -373,47 +352,10 @@ class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
         session._core.default_metadata = dict(self._default_commit_metadata)
         return session
 
-    def rearrange_session(self, branch: str) -> Session:
-        """A session on ``branch`` that can only move nodes (:meth:`Session.move`).
-
-        See :meth:`rearrange_session_async`.
-        """
-        return sync(self.rearrange_session_async(branch))
+    rearrange_session = sync_twin(rearrange_session_async)
 
     # ------------------------------------------------------------------ diff and ops log
     async def diff_async(
-        self,
-        *,
-        from_branch: str | None = None,
-        from_tag: str | None = None,
-        from_snapshot_id: str | None = None,
-        to_branch: str | None = None,
-        to_tag: str | None = None,
-        to_snapshot_id: str | None = None,
-    ) -> Diff:
-        """Changes between two versions; ``from`` must be an ancestor of ``to`` (async).
-
-        Each end is given by exactly one of a branch, a tag or a snapshot id.
-
-        Returns
-        -------
-        Diff
-            Nodes created, deleted and updated, chunks written and nodes moved by the
-            commits after ``from`` up to and including ``to``.
-
-        Raises
-        ------
-        InvalidInputError
-            With kind ``BAD_SNAPSHOT_CHAIN_FOR_DIFF`` when ``from`` is not an ancestor of
-            ``to``.
-        """
-        from icechunk.diff import diff_snapshots
-
-        start = await self._resolve_diff_end(from_branch, from_tag, from_snapshot_id)
-        end = await self._resolve_diff_end(to_branch, to_tag, to_snapshot_id)
-        return await diff_snapshots(self._core, start, end)
-
-    def diff(
         self,
         *,
         from_branch: str | None = None,
@@ -433,17 +375,20 @@ class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
         Diff
             Nodes created, deleted and updated, chunks written and nodes moved by the
             commits after ``from`` up to and including ``to``.
+
+        Raises
+        ------
+        InvalidInputError
+            With kind ``BAD_SNAPSHOT_CHAIN_FOR_DIFF`` when ``from`` is not an ancestor of
+            ``to``.
         """
-        return sync(
-            self.diff_async(
-                from_branch=from_branch,
-                from_tag=from_tag,
-                from_snapshot_id=from_snapshot_id,
-                to_branch=to_branch,
-                to_tag=to_tag,
-                to_snapshot_id=to_snapshot_id,
-            )
-        )
+        from icechunk.diff import diff_snapshots
+
+        start = await self._resolve_diff_end(from_branch, from_tag, from_snapshot_id)
+        end = await self._resolve_diff_end(to_branch, to_tag, to_snapshot_id)
+        return await diff_snapshots(self._core, start, end)
+
+    diff = sync_twin(diff_async)
 
     async def _resolve_diff_end(
         self, branch: str | None, tag: str | None, snapshot_id: str | None
