@@ -325,12 +325,7 @@ class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
 
     async def writable_session_async(self, branch: str) -> Session:
         """A session that can write and commit to ``branch``."""
-        info = await self._core.info()
-        refuse_if_not_online(info, "Cannot create writable session")
-        tip = await self._core.lookup_branch(branch)
-        session = Session._new(self._core, tip, branch, writable=True)
-        session._core.default_metadata = dict(self._default_commit_metadata)
-        return session
+        return await self._branch_session(branch, "writable")
 
     writable_session = sync_twin(writable_session_async)
 
@@ -345,14 +340,19 @@ class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
             On a spec-version-1 repository (kind ``unsupported-spec-version``).
         """
         require_spec_v2(self._core.spec_version, "open a rearrange session")
-        info = await self._core.info()
-        refuse_if_not_online(info, "Cannot create rearrange session")
-        tip = await self._core.lookup_branch(branch)
-        session = Session._new(self._core, tip, branch, writable=True, rearrange=True)
-        session._core.default_metadata = dict(self._default_commit_metadata)
-        return session
+        return await self._branch_session(branch, "rearrange")
 
     rearrange_session = sync_twin(rearrange_session_async)
+
+    async def _branch_session(self, branch: str, kind: str) -> Session:
+        """A session on ``branch``'s tip that can commit; ``kind`` is writable or rearrange."""
+        info = await self._core.info()
+        refuse_if_not_online(info, f"Cannot create {kind} session")
+        tip = await self._core.lookup_branch(branch)
+        rearrange = kind == "rearrange"
+        session = Session._new(self._core, tip, branch, writable=True, rearrange=rearrange)
+        session._core.default_metadata = dict(self._default_commit_metadata)
+        return session
 
     # ------------------------------------------------------------------ diff and ops log
     async def diff_async(
