@@ -465,7 +465,9 @@ class SessionCore:
         ch = self.changes
         new_groups = frozenset(n.id for n in ch.new_nodes.values() if n.array is None)
         new_arrays = frozenset(n.id for n in ch.new_nodes.values() if n.array is not None)
-        chunks = {node: frozenset(writes) for node, writes in ch.chunks.items() if writes}
+        chunks = {
+            node: frozenset(writes) for node, writes in ch.chunks.items() if writes
+        }
         return TransactionLog(
             id=snapshot_id,
             new_groups=new_groups,

@@ -308,12 +308,5 @@ async def rebase_session(core: SessionCore, solver: ConflictSolver) -> None:
         core._index = None
 
 
-for _cls in (
-    ConflictType,
-    Conflict,
-    VersionSelection,
-    ConflictSolver,
-    ConflictDetector,
-    BasicConflictSolver,
-):
+for _cls in (ConflictType, Conflict, VersionSelection, ConflictSolver, ConflictDetector, BasicConflictSolver):
     _cls.__module__ = "icechunk"
