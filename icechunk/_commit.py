@@ -114,9 +114,7 @@ async def commit_session(
                 previous_snap_id=base_id,
                 new_snap_id=snap.id,
             )
-        new = replace(
-            _with_entry(info, snap, parent), branches={**info.branches, branch: snap.id}
-        )
+        new = replace(_with_entry(info, snap, parent), branches={**info.branches, branch: snap.id})
         return new, record
 
     await core.repo.refs.update(move_branch)

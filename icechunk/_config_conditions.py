@@ -7,8 +7,8 @@ conditions in :mod:`icechunk._config_split`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, TypeVar
 
 from icechunk._config_base import (
     Variant,
@@ -25,6 +25,7 @@ __all__ = ["ManifestPreloadCondition"]
 
 _PRELOAD = "icechunk.config.ManifestPreloadCondition"
 _U32 = opt_uint(32)
+C = TypeVar("C")
 
 
 class _Condition(Variant):
@@ -246,13 +247,15 @@ class ManifestPreloadCondition(_Condition):
         if data == "false":
             return _PreloadFalse()
         tag, payload = _single(data, "preload condition")
-        if tag in ("or", "and"):
-            parts = [ManifestPreloadCondition._from_dict(p) for p in _list(payload, tag)]
-            return _PreloadOr(parts) if tag == "or" else _PreloadAnd(parts)
-        if tag == "path_matches":
-            return _PreloadPathMatches(_regex_payload(payload, tag))
-        if tag == "name_matches":
-            return _PreloadNameMatches(_regex_payload(payload, tag))
+        shared = _decode_shared(
+            tag,
+            payload,
+            ManifestPreloadCondition._from_dict,
+            (_PreloadOr, _PreloadAnd),
+            (_PreloadPathMatches, _PreloadNameMatches),
+        )
+        if shared is not None:
+            return shared
         if tag == "num_refs":
             return _PreloadNumRefs._decode(payload)
         raise config_format_error(f"unknown preload condition {tag!r}")
@@ -262,6 +265,23 @@ def _list(payload: Any, what: str) -> list[Any]:
     if not isinstance(payload, (list, tuple)):
         raise config_format_error(f"{what} needs a list, got {payload!r}")
     return list(payload)
+
+
+def _decode_shared(
+    tag: str,
+    payload: Any,
+    decode: Callable[[Any], C],
+    junctions: tuple[Callable[[list[Any]], C], Callable[[list[Any]], C]],
+    regexes: tuple[Callable[[str], C], Callable[[str], C]],
+) -> C | None:
+    """Decode the kinds both unions have: ``or`` / ``and`` over ``decode``d parts, and
+    ``path_matches`` / ``name_matches``; None for any other ``tag``."""
+    if tag in ("or", "and"):
+        parts = [decode(p) for p in _list(payload, tag)]
+        return junctions[tag == "and"](parts)
+    if tag in ("path_matches", "name_matches"):
+        return regexes[tag == "name_matches"](_regex_payload(payload, tag))
+    return None
 
 
 class _PreloadJunction(_JunctionCondition, ManifestPreloadCondition):

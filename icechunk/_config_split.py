@@ -14,9 +14,8 @@ from icechunk._config_base import check_str, config_format_error, quote, uint
 from icechunk._config_conditions import (
     _attach,
     _Condition,
+    _decode_shared,
     _JunctionCondition,
-    _list,
-    _regex_payload,
     _RegexCondition,
     _single,
 )
@@ -125,13 +124,15 @@ class ManifestSplitCondition(_Condition):
         if data == "any_array":
             return _SplitAnyArray()
         tag, payload = _single(data, "split condition")
-        if tag in ("or", "and"):
-            parts = [ManifestSplitCondition._from_dict(p) for p in _list(payload, tag)]
-            return _SplitOr(parts) if tag == "or" else _SplitAnd(parts)
-        if tag == "path_matches":
-            return _SplitPathMatches(_regex_payload(payload, tag))
-        if tag == "name_matches":
-            return _SplitNameMatches(_regex_payload(payload, tag))
+        shared = _decode_shared(
+            tag,
+            payload,
+            ManifestSplitCondition._from_dict,
+            (_SplitOr, _SplitAnd),
+            (_SplitPathMatches, _SplitNameMatches),
+        )
+        if shared is not None:
+            return shared
         raise config_format_error(f"unknown split condition {tag!r}")
 
 

@@ -117,9 +117,7 @@ def marker(kind: str) -> str:
     return f'<b style="color:{colour}" title="{esc(kind)}">{sign}</b>'
 
 
-def table(
-    headers: Sequence[str], rows: Iterable[Sequence[str]], *, limit: int = MAX_ROWS
-) -> str:
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, limit: int = MAX_ROWS) -> str:
     """A bordered table; cells are HTML (escape them first); rows past ``limit`` are counted."""
     head = "".join(f'<th style="{_CELL}">{esc(h)}</th>' for h in headers)
     body: list[str] = []
@@ -280,8 +278,11 @@ def render_snapshot(facts: Mapping[str, Any]) -> str:
     rows = [
         ("id", f"<code>{esc(facts['id'])}</code>"),
         ("parent", short_id(facts["parent_id"]) if facts["parent_id"] else "— (initial)"),
-        ("written at", f'<span title="{esc(written.isoformat())}">{esc(written.isoformat())}'
-         f" ({esc(relative_time(written))})</span>"),
+        (
+            "written at",
+            f'<span title="{esc(written.isoformat())}">{esc(written.isoformat())}'
+            f" ({esc(relative_time(written))})</span>",
+        ),
         ("message", esc(facts["message"])),
     ]
     rows += [(f"metadata.{k}", _json(v)) for k, v in sorted(facts["metadata"].items())]

@@ -11,7 +11,7 @@ import datetime as dt
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from icechunk._sync import sync
+from icechunk._sync import sync_twin
 
 if TYPE_CHECKING:
     from icechunk._maintenance_types import ChunkStorageStats, GCSummary
@@ -31,23 +31,6 @@ class MaintenanceMixin:
 
     # ------------------------------------------------------------------ expiration
     async def expire_snapshots_async(
-        self,
-        older_than: dt.datetime,
-        *,
-        delete_expired_branches: bool = False,
-        delete_expired_tags: bool = False,
-    ) -> set[str]:
-        """Expire snapshots written before ``older_than`` (async); see :meth:`expire_snapshots`."""
-        from icechunk._expire import expire_snapshots
-
-        return await expire_snapshots(
-            self._core,
-            older_than,
-            delete_expired_branches=delete_expired_branches,
-            delete_expired_tags=delete_expired_tags,
-        )
-
-    def expire_snapshots(
         self,
         older_than: dt.datetime,
         *,
@@ -84,44 +67,19 @@ class MaintenanceMixin:
         FormatError
             On a spec-version-1 repository (upgrade it first).
         """
-        return sync(
-            self.expire_snapshots_async(
-                older_than,
-                delete_expired_branches=delete_expired_branches,
-                delete_expired_tags=delete_expired_tags,
-            )
+        from icechunk._expire import expire_snapshots
+
+        return await expire_snapshots(
+            self._core,
+            older_than,
+            delete_expired_branches=delete_expired_branches,
+            delete_expired_tags=delete_expired_tags,
         )
+
+    expire_snapshots = sync_twin(expire_snapshots_async)
 
     # ------------------------------------------------------------------ gc
     async def garbage_collect_async(
-        self,
-        delete_object_older_than: dt.datetime,
-        *,
-        dry_run: bool = False,
-        max_snapshots_in_memory: int = 50,
-        max_compressed_manifest_mem_bytes: int = _MANIFEST_MEM,
-        max_decoded_manifest_mem_bytes: int = _DECODED_MEM,
-        max_concurrent_manifest_fetches: int = 500,
-        max_concurrent_deletes: int = 10,
-        max_consecutive_delete_failures: int = 50,
-        max_concurrent_listings: int | None = None,
-    ) -> GCSummary:
-        """Delete unreachable objects (async); see :meth:`garbage_collect`."""
-        from icechunk._gc import GCLimits, check_positive, garbage_collect
-
-        check_positive(
-            max_compressed_manifest_mem_bytes=max_compressed_manifest_mem_bytes,
-            max_decoded_manifest_mem_bytes=max_decoded_manifest_mem_bytes,
-            max_concurrent_deletes=max_concurrent_deletes,
-            max_consecutive_delete_failures=max_consecutive_delete_failures,
-            max_concurrent_listings=max_concurrent_listings,
-        )
-        limits = GCLimits(max_snapshots_in_memory, max_concurrent_manifest_fetches)
-        return await garbage_collect(
-            self._core, delete_object_older_than, dry_run=dry_run, limits=limits
-        )
-
-    def garbage_collect(
         self,
         delete_object_older_than: dt.datetime,
         *,
@@ -158,37 +116,24 @@ class MaintenanceMixin:
         GCSummary
             Counts and bytes of the deleted objects, and any delete failures.
         """
-        return sync(
-            self.garbage_collect_async(
-                delete_object_older_than,
-                dry_run=dry_run,
-                max_snapshots_in_memory=max_snapshots_in_memory,
-                max_compressed_manifest_mem_bytes=max_compressed_manifest_mem_bytes,
-                max_decoded_manifest_mem_bytes=max_decoded_manifest_mem_bytes,
-                max_concurrent_manifest_fetches=max_concurrent_manifest_fetches,
-                max_concurrent_deletes=max_concurrent_deletes,
-                max_consecutive_delete_failures=max_consecutive_delete_failures,
-                max_concurrent_listings=max_concurrent_listings,
-            )
+        from icechunk._gc import GCLimits, check_positive, garbage_collect
+
+        check_positive(
+            max_compressed_manifest_mem_bytes=max_compressed_manifest_mem_bytes,
+            max_decoded_manifest_mem_bytes=max_decoded_manifest_mem_bytes,
+            max_concurrent_deletes=max_concurrent_deletes,
+            max_consecutive_delete_failures=max_consecutive_delete_failures,
+            max_concurrent_listings=max_concurrent_listings,
         )
+        limits = GCLimits(max_snapshots_in_memory, max_concurrent_manifest_fetches)
+        return await garbage_collect(
+            self._core, delete_object_older_than, dry_run=dry_run, limits=limits
+        )
+
+    garbage_collect = sync_twin(garbage_collect_async)
 
     # ------------------------------------------------------------------ manifests
     async def rewrite_manifests_async(
-        self,
-        message: str,
-        *,
-        branch: str,
-        metadata: dict[str, Any] | None = None,
-        commit_method: str = "new_commit",
-    ) -> str:
-        """Rewrite the manifests of ``branch``'s tip and commit (async)."""
-        from icechunk._rewrite import rewrite_manifests
-
-        return await rewrite_manifests(
-            self._core, message, branch=branch, metadata=metadata, commit_method=commit_method
-        )
-
-    def rewrite_manifests(
         self,
         message: str,
         *,
@@ -217,90 +162,63 @@ class MaintenanceMixin:
         str
             The new snapshot id.
         """
-        return sync(
-            self.rewrite_manifests_async(
-                message, branch=branch, metadata=metadata, commit_method=commit_method
-            )
+        from icechunk._rewrite import rewrite_manifests
+
+        return await rewrite_manifests(
+            self._core, message, branch=branch, metadata=metadata, commit_method=commit_method
         )
 
+    rewrite_manifests = sync_twin(rewrite_manifests_async)
+
     async def list_manifest_files_async(self, snapshot_id: str) -> list[ManifestFileInfo]:
-        """The manifest files a snapshot uses (async)."""
+        """The manifest files a snapshot uses, with their sizes and chunk ref counts."""
         from icechunk.snapshots import ManifestFileInfo
 
         sid = await self._core.resolve_snapshot(snapshot_id)
         snap = await self._core.assets.fetch_snapshot(sid)
         return [ManifestFileInfo(info) for info in snap.manifest_files]
 
-    def list_manifest_files(self, snapshot_id: str) -> list[ManifestFileInfo]:
-        """The manifest files a snapshot uses, with their sizes and chunk ref counts."""
-        return sync(self.list_manifest_files_async(snapshot_id))
+    list_manifest_files = sync_twin(list_manifest_files_async)
 
     # ------------------------------------------------------------------ inspection
     async def inspect_snapshot_async(self, snapshot_id: str) -> dict[str, Any]:
-        """A snapshot's header, commit data, manifests and node tree, as a dict (async)."""
-        from icechunk._inspect import inspect_snapshot
-
-        return await inspect_snapshot(self._core, snapshot_id)
-
-    def inspect_snapshot(self, snapshot_id: str) -> dict[str, Any]:
         """A snapshot's header, commit data, manifests and node tree, as a dict.
 
         A debugging aid: keys are ``id``, ``header``, ``flushed_at``, ``commit_message``,
         ``metadata``, ``manifests`` and ``nodes``.
         """
-        return sync(self.inspect_snapshot_async(snapshot_id))
+        from icechunk._inspect import inspect_snapshot
+
+        return await inspect_snapshot(self._core, snapshot_id)
+
+    inspect_snapshot = sync_twin(inspect_snapshot_async)
 
     async def inspect_manifest_async(self, manifest_id: str) -> dict[str, Any]:
-        """A manifest's header and chunk ref counts per array, as a dict (async)."""
+        """A manifest's header and chunk ref counts per array and kind, as a dict."""
         from icechunk._inspect import inspect_manifest
 
         return await inspect_manifest(self._core, manifest_id)
 
-    def inspect_manifest(self, manifest_id: str) -> dict[str, Any]:
-        """A manifest's header and chunk ref counts per array and kind, as a dict."""
-        return sync(self.inspect_manifest_async(manifest_id))
+    inspect_manifest = sync_twin(inspect_manifest_async)
 
     async def inspect_transaction_log_async(self, snapshot_id: str) -> dict[str, Any]:
-        """The changes recorded with a snapshot, as a dict (async)."""
+        """The changes recorded with a snapshot (new, deleted, updated nodes, chunks, moves)."""
         from icechunk._inspect import inspect_transaction_log
 
         return await inspect_transaction_log(self._core, snapshot_id)
 
-    def inspect_transaction_log(self, snapshot_id: str) -> dict[str, Any]:
-        """The changes recorded with a snapshot (new, deleted, updated nodes, chunks, moves)."""
-        return sync(self.inspect_transaction_log_async(snapshot_id))
+    inspect_transaction_log = sync_twin(inspect_transaction_log_async)
 
     async def inspect_repo_info_async(self) -> dict[str, Any]:
-        """The repo info file as a dict (async)."""
+        """The repo info file as a dict: refs, snapshots, metadata, latest ops-log entries."""
         from icechunk._inspect import inspect_repo_info
 
         return await inspect_repo_info(self._core)
 
-    def inspect_repo_info(self) -> dict[str, Any]:
-        """The repo info file as a dict: refs, snapshots, metadata, latest ops-log entries."""
-        return sync(self.inspect_repo_info_async())
+    inspect_repo_info = sync_twin(inspect_repo_info_async)
 
     # ------------------------------------------------------------------ stats
     async def chunk_storage_stats_async(
-        self,
-        *,
-        max_snapshots_in_memory: int = 50,
-        max_compressed_manifest_mem_bytes: int = _MANIFEST_MEM,
-        max_decoded_manifest_mem_bytes: int = _DECODED_MEM,
-        max_concurrent_manifest_fetches: int = 500,
-    ) -> ChunkStorageStats:
-        """Chunk bytes of all reachable snapshots, by kind (async)."""
-        from icechunk._gc import GCLimits, check_positive
-        from icechunk._stats import chunk_storage_stats
-
-        check_positive(
-            max_compressed_manifest_mem_bytes=max_compressed_manifest_mem_bytes,
-            max_decoded_manifest_mem_bytes=max_decoded_manifest_mem_bytes,
-        )
-        limits = GCLimits(max_snapshots_in_memory, max_concurrent_manifest_fetches)
-        return await chunk_storage_stats(self._core, limits)
-
-    def chunk_storage_stats(
         self,
         *,
         max_snapshots_in_memory: int = 50,
@@ -319,14 +237,17 @@ class MaintenanceMixin:
         ChunkStorageStats
             ``native_bytes``, ``virtual_bytes`` and ``inlined_bytes``.
         """
-        return sync(
-            self.chunk_storage_stats_async(
-                max_snapshots_in_memory=max_snapshots_in_memory,
-                max_compressed_manifest_mem_bytes=max_compressed_manifest_mem_bytes,
-                max_decoded_manifest_mem_bytes=max_decoded_manifest_mem_bytes,
-                max_concurrent_manifest_fetches=max_concurrent_manifest_fetches,
-            )
+        from icechunk._gc import GCLimits, check_positive
+        from icechunk._stats import chunk_storage_stats
+
+        check_positive(
+            max_compressed_manifest_mem_bytes=max_compressed_manifest_mem_bytes,
+            max_decoded_manifest_mem_bytes=max_decoded_manifest_mem_bytes,
         )
+        limits = GCLimits(max_snapshots_in_memory, max_concurrent_manifest_fetches)
+        return await chunk_storage_stats(self._core, limits)
+
+    chunk_storage_stats = sync_twin(chunk_storage_stats_async)
 
     async def total_chunks_storage_async(
         self,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from icechunk import _admin_core
 from icechunk._config_core import FeatureFlag
-from icechunk._sync import sync
+from icechunk._sync import sync, sync_twin
 from icechunk.format.model import RepoInfo
 from icechunk.ops import RepoStatus
 
@@ -50,17 +50,15 @@ class RepositoryAdminMixin:
 
     if TYPE_CHECKING:
 
-        def writable_session(self, branch: str) -> Session: ...
+        async def writable_session_async(self, branch: str) -> Session: ...
 
     # ------------------------------------------------------------------ status
     async def get_status_async(self) -> RepoStatus:
-        """The repository's availability status (async)."""
+        """The repository's availability status: online, or read-only and why."""
         _refuse_v1(self._core, "read the repository status")
         return RepoStatus._from_data((await self._core.info()).status)
 
-    def get_status(self) -> RepoStatus:
-        """The repository's availability status: online, or read-only and why."""
-        return sync(self.get_status_async())
+    get_status = sync_twin(get_status_async)
 
     @property
     def status(self) -> RepoStatus:
@@ -68,52 +66,39 @@ class RepositoryAdminMixin:
         return self.get_status()
 
     async def set_status_async(self, status: RepoStatus) -> None:
-        """Set the availability status (async); see :meth:`set_status`."""
-        if not isinstance(status, RepoStatus):
-            raise TypeError(f"expected a RepoStatus, got {type(status).__name__}")
-        _refuse_v1(self._core, "set the repository status")
-        await _admin_core.set_status(self._core.refs, status._data)
-
-    def set_status(self, status: RepoStatus) -> None:
         """Set the availability status.
 
         A read-only repository refuses writable sessions, commits and every other change
         except setting the status back.
         """
-        sync(self.set_status_async(status))
+        if not isinstance(status, RepoStatus):
+            raise TypeError(f"expected a RepoStatus, got {type(status).__name__}")
+        _refuse_v1(self._core, "set the repository status")
+        await _admin_core.set_status(self._core.refs, status._data)
+
+    set_status = sync_twin(set_status_async)
 
     # ------------------------------------------------------------------ feature flags
     async def feature_flags_async(self) -> list[FeatureFlag]:
-        """Every known feature flag with its current setting (async)."""
+        """Every known feature flag with its current setting."""
         _refuse_v1(self._core, "read feature flags")
         return _flags(await self._core.info())
 
-    def feature_flags(self) -> list[FeatureFlag]:
-        """Every known feature flag with its current setting."""
-        return sync(self.feature_flags_async())
+    feature_flags = sync_twin(feature_flags_async)
 
     async def enabled_feature_flags_async(self) -> list[FeatureFlag]:
-        """The feature flags that are on (async)."""
+        """The feature flags that are on."""
         return [flag for flag in await self.feature_flags_async() if flag.enabled]
 
-    def enabled_feature_flags(self) -> list[FeatureFlag]:
-        """The feature flags that are on."""
-        return sync(self.enabled_feature_flags_async())
+    enabled_feature_flags = sync_twin(enabled_feature_flags_async)
 
     async def disabled_feature_flags_async(self) -> list[FeatureFlag]:
-        """The feature flags that are off (async)."""
+        """The feature flags that are off."""
         return [flag for flag in await self.feature_flags_async() if not flag.enabled]
 
-    def disabled_feature_flags(self) -> list[FeatureFlag]:
-        """The feature flags that are off."""
-        return sync(self.disabled_feature_flags_async())
+    disabled_feature_flags = sync_twin(disabled_feature_flags_async)
 
     async def set_feature_flag_async(self, name: str, setting: bool | None) -> None:
-        """Turn a feature flag on or off, or back to its default with None (async)."""
-        _refuse_v1(self._core, "set a feature flag")
-        await _admin_core.set_feature_flag(self._core.refs, name, setting)
-
-    def set_feature_flag(self, name: str, setting: bool | None) -> None:
         """Turn a feature flag on (True) or off (False), or back to its default (None).
 
         Raises
@@ -121,7 +106,10 @@ class RepositoryAdminMixin:
         InvalidInputError
             When ``name`` is not a known flag.
         """
-        sync(self.set_feature_flag_async(name, setting))
+        _refuse_v1(self._core, "set a feature flag")
+        await _admin_core.set_feature_flag(self._core.refs, name, setting)
+
+    set_feature_flag = sync_twin(set_feature_flag_async)
 
     # ------------------------------------------------------------------ commit defaults
     def set_default_commit_metadata(self, metadata: dict[str, Any]) -> None:
@@ -157,7 +145,7 @@ class RepositoryAdminMixin:
         IcechunkStore
             The store of a new writable session on ``branch``.
         """
-        session = self.writable_session(branch)
+        session = sync(self.writable_session_async(branch))
         yield session.store
         session.commit(
             message=message,
@@ -175,26 +163,15 @@ class RepositoryAdminMixin:
         snapshot_id: str | None = None,
         plain: bool = False,
     ) -> AncestryGraph:
-        """The commit graph of every branch and tag, or of one ref (async)."""
+        """The commit graph of every branch and tag, or of one branch, tag or snapshot.
+
+        ``print()`` it for a coloured terminal graph (``plain=True`` for no colours);
+        notebooks show it as an SVG diagram.
+        """
         from icechunk._ancestry_graph import build_ancestry_graph
 
         return await build_ancestry_graph(
             self._core, branch=branch, tag=tag, snapshot_id=snapshot_id, plain=plain
         )
 
-    def ancestry_graph(
-        self,
-        *,
-        branch: str | None = None,
-        tag: str | None = None,
-        snapshot_id: str | None = None,
-        plain: bool = False,
-    ) -> AncestryGraph:
-        """The commit graph of every branch and tag, or of one branch, tag or snapshot.
-
-        ``print()`` it for a coloured terminal graph (``plain=True`` for no colours);
-        notebooks show it as an SVG diagram.
-        """
-        return sync(
-            self.ancestry_graph_async(branch=branch, tag=tag, snapshot_id=snapshot_id, plain=plain)
-        )
+    ancestry_graph = sync_twin(ancestry_graph_async)

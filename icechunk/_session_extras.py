@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from icechunk._sync import sync
+from icechunk._sync import sync_twin
 from icechunk.errors import ErrorKind, InvalidInputError, NodeNotFoundError
 from icechunk.format.model import (
     ChunkPayload,
@@ -49,15 +49,6 @@ class SessionExtrasMixin:
         return self._core.repo.config
 
     async def get_node_id_async(self, path: str) -> str:
-        """The stable id of the node at ``path`` (async)."""
-        node = await self._core.get_node(_node_path(path))
-        if node is None:
-            raise NodeNotFoundError(
-                f"node not found at `{path}`: existing node not found", ErrorKind.NODE_NOT_FOUND
-            )
-        return str(node.id)
-
-    def get_node_id(self, path: str) -> str:
         """The id of the group or array at ``path``; it stays the same across moves.
 
         Raises
@@ -65,7 +56,14 @@ class SessionExtrasMixin:
         NodeNotFoundError
             If there is no node at ``path``.
         """
-        return sync(self.get_node_id_async(path))
+        node = await self._core.get_node(_node_path(path))
+        if node is None:
+            raise NodeNotFoundError(
+                f"node not found at `{path}`: existing node not found", ErrorKind.NODE_NOT_FOUND
+            )
+        return str(node.id)
+
+    get_node_id = sync_twin(get_node_id_async)
 
     async def chunk_coordinates(
         self, array_path: str, batch_size: int = 1000
@@ -76,16 +74,12 @@ class SessionExtrasMixin:
             yield coords
 
     # ------------------------------------------------------------------ moving chunks
-    def shift_array(self, array_path: str, chunk_offset: Iterable[int]) -> None:
+    async def shift_array_async(self, array_path: str, chunk_offset: Iterable[int]) -> None:
         """Move every chunk of the array by ``chunk_offset`` chunks along each dimension.
 
         Chunks shifted outside the grid are dropped; positions left behind read as the
         fill value. Resize the array first to keep everything.
         """
-        sync(self.shift_array_async(array_path, chunk_offset))
-
-    async def shift_array_async(self, array_path: str, chunk_offset: Iterable[int]) -> None:
-        """Async form of :meth:`shift_array`."""
         offset = tuple(int(o) for o in chunk_offset)
         node = await self._array(array_path)
         assert node.array is not None
@@ -102,7 +96,9 @@ class SessionExtrasMixin:
 
         await self._move_chunks(node, forward, clear_sources=True, backward=None)
 
-    def reindex_array(
+    shift_array = sync_twin(shift_array_async)
+
+    async def reindex_array_async(
         self, array_path: str, forward: IndexMap, backward: IndexMap | None = None
     ) -> None:
         """Move each written chunk to ``forward(index)`` (``None`` leaves it in place).
@@ -110,14 +106,10 @@ class SessionExtrasMixin:
         With ``backward`` (the inverse map), every written position whose preimage is
         out of the grid or unwritten is reset to the fill value.
         """
-        sync(self.reindex_array_async(array_path, forward, backward))
-
-    async def reindex_array_async(
-        self, array_path: str, forward: IndexMap, backward: IndexMap | None = None
-    ) -> None:
-        """Async form of :meth:`reindex_array`."""
         node = await self._array(array_path)
         await self._move_chunks(node, forward, clear_sources=False, backward=backward)
+
+    reindex_array = sync_twin(reindex_array_async)
 
     async def _move_chunks(
         self,
@@ -163,16 +155,12 @@ class SessionExtrasMixin:
         return node
 
     # ------------------------------------------------------------------ detached snapshots
-    def flush(self, message: str, *, metadata: dict[str, Any] | None = None) -> str:
+    async def flush_async(self, message: str, *, metadata: dict[str, Any] | None = None) -> str:
         """Save the changes as a new snapshot without moving any branch; return its id.
 
         The session becomes read-only, based on the new snapshot and on no branch. Point a
         branch at it with :meth:`Repository.reset_branch` or tag it.
         """
-        return sync(self.flush_async(message, metadata=metadata))
-
-    async def flush_async(self, message: str, *, metadata: dict[str, Any] | None = None) -> str:
-        """Async form of :meth:`flush`."""
         core = self._core
         # Like the reference: read-only and unchanged sessions may flush too (an empty
         # snapshot on top of the session's base).
@@ -192,6 +180,8 @@ class SessionExtrasMixin:
         core.writable = False
         core.branch = None  # the new snapshot is on no branch
         return str(snap.id)
+
+    flush = sync_twin(flush_async)
 
 
 def _in_grid(node: NodeView, coords: Coords) -> bool:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
 from collections.abc import AsyncIterator, Iterator
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any, Self
 
 from icechunk._admin_core import refuse_if_not_online
-from icechunk._repo_core import MAIN, RepoCore, parse_snapshot_id
+from icechunk._repo_core import MAIN, RepoCore
 from icechunk._repo_maintenance import MaintenanceMixin
 from icechunk._repository_admin import RepositoryAdminMixin
-from icechunk._sync import sync
+from icechunk._repository_refs import RefsMixin
+from icechunk._sync import sync, sync_twin
 from icechunk._v1_repo import (
     detect_spec_version,
     read_v1_config,
@@ -29,9 +29,7 @@ from icechunk.errors import (
     SnapshotNotFoundError,
 )
 from icechunk.format.ids import SnapshotId
-from icechunk.format.model import SnapshotEntry
 from icechunk.session import Session
-from icechunk.snapshots import SnapshotInfo
 from icechunk.storage import Storage, StorageSettings
 from icechunk.versions import SpecVersion
 
@@ -42,67 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["Repository"]
 
 
-class _Ancestry:
-    """Ancestry of a snapshot, usable with both ``for`` and ``async for``.
-
-    Blocking iteration takes entries from the event loop in growing batches (1, 2, 4, ...
-    up to 512) instead of one loop round trip per snapshot; an error met while filling a
-    batch is raised when iteration reaches it.
-    """
-
-    _MAX_BATCH = 512
-
-    def __init__(self, agen: AsyncIterator[SnapshotEntry]) -> None:
-        self._agen = agen
-        self._buffer: collections.deque[SnapshotEntry] = collections.deque()
-        self._batch = 1
-        self._done = False
-        self._error: BaseException | None = None
-
-    def __iter__(self) -> Iterator[SnapshotInfo]:
-        return self
-
-    def __next__(self) -> SnapshotInfo:
-        if not self._buffer and not self._done and self._error is None:
-            self._buffer.extend(sync(self._take(self._batch)))
-            self._batch = min(2 * self._batch, self._MAX_BATCH)
-        if self._buffer:
-            return SnapshotInfo(self._buffer.popleft())
-        if self._error is not None:
-            error, self._error = self._error, None
-            self._done = True
-            raise error
-        raise StopIteration
-
-    async def _take(self, n: int) -> list[SnapshotEntry]:
-        out: list[SnapshotEntry] = []
-        try:
-            while len(out) < n:
-                out.append(await self._agen.__anext__())
-        except StopAsyncIteration:
-            self._done = True
-        except Exception as exc:
-            if not out:
-                raise
-            self._error = exc
-        return out
-
-    def __aiter__(self) -> AsyncIterator[SnapshotInfo]:
-        return self
-
-    async def __anext__(self) -> SnapshotInfo:
-        if self._buffer:
-            return SnapshotInfo(self._buffer.popleft())
-        if self._error is not None:
-            error, self._error = self._error, None
-            self._done = True
-            raise error
-        if self._done:
-            raise StopAsyncIteration
-        return SnapshotInfo(await self._agen.__anext__())
-
-
-class Repository(RepositoryAdminMixin, MaintenanceMixin):
+class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
     """An Icechunk repository: branches, tags, snapshots and sessions over one storage."""
 
     def __init__(self, core: RepoCore) -> None:
@@ -276,9 +214,7 @@ class Repository(RepositoryAdminMixin, MaintenanceMixin):
         """Persist this repository's current config."""
         await self._core.save_config(self._core.config._to_dict())
 
-    def save_config(self) -> None:
-        """Persist this repository's current config."""
-        sync(self.save_config_async())
+    save_config = sync_twin(save_config_async)
 
     def reopen(
         self,
@@ -325,135 +261,6 @@ class Repository(RepositoryAdminMixin, MaintenanceMixin):
         """The on-disk spec version of the repository."""
         return SpecVersion(self._core.spec_version)
 
-    # ------------------------------------------------------------------ branches
-    async def create_branch_async(self, branch: str, snapshot_id: str) -> None:
-        """Create a branch pointing at ``snapshot_id``."""
-        await self._core.create_branch(branch, snapshot_id)
-
-    def create_branch(self, branch: str, snapshot_id: str) -> None:
-        """Create a branch pointing at ``snapshot_id``."""
-        sync(self.create_branch_async(branch, snapshot_id))
-
-    async def list_branches_async(self) -> set[str]:
-        """Names of all branches."""
-        return set((await self._core.info()).branches)
-
-    def list_branches(self) -> set[str]:
-        """Names of all branches."""
-        return sync(self.list_branches_async())
-
-    async def lookup_branch_async(self, branch: str) -> str:
-        """The snapshot id at the tip of ``branch``."""
-        return str(await self._core.lookup_branch(branch))
-
-    def lookup_branch(self, branch: str) -> str:
-        """The snapshot id at the tip of ``branch``."""
-        return sync(self.lookup_branch_async(branch))
-
-    async def reset_branch_async(
-        self, branch: str, snapshot_id: str, *, from_snapshot_id: str | None = None
-    ) -> None:
-        """Point ``branch`` at ``snapshot_id`` (only if it is at ``from_snapshot_id``, if given)."""
-        await self._core.reset_branch(branch, snapshot_id, from_snapshot_id)
-
-    def reset_branch(
-        self, branch: str, snapshot_id: str, *, from_snapshot_id: str | None = None
-    ) -> None:
-        """Point ``branch`` at ``snapshot_id`` (only if it is at ``from_snapshot_id``, if given)."""
-        sync(self.reset_branch_async(branch, snapshot_id, from_snapshot_id=from_snapshot_id))
-
-    async def delete_branch_async(self, branch: str) -> None:
-        """Delete a branch; ``main`` cannot be deleted."""
-        await self._core.delete_branch(branch)
-
-    def delete_branch(self, branch: str) -> None:
-        """Delete a branch; ``main`` cannot be deleted."""
-        sync(self.delete_branch_async(branch))
-
-    # ------------------------------------------------------------------ tags
-    async def create_tag_async(self, tag: str, snapshot_id: str) -> None:
-        """Create an immutable tag at ``snapshot_id``."""
-        await self._core.create_tag(tag, snapshot_id)
-
-    def create_tag(self, tag: str, snapshot_id: str) -> None:
-        """Create an immutable tag at ``snapshot_id``."""
-        sync(self.create_tag_async(tag, snapshot_id))
-
-    async def list_tags_async(self) -> set[str]:
-        """Names of all tags."""
-        return set((await self._core.info()).tags)
-
-    def list_tags(self) -> set[str]:
-        """Names of all tags."""
-        return sync(self.list_tags_async())
-
-    async def lookup_tag_async(self, tag: str) -> str:
-        """The snapshot id ``tag`` points to."""
-        return str(await self._core.lookup_tag(tag))
-
-    def lookup_tag(self, tag: str) -> str:
-        """The snapshot id ``tag`` points to."""
-        return sync(self.lookup_tag_async(tag))
-
-    async def delete_tag_async(self, tag: str) -> None:
-        """Delete a tag; the name can never be used again."""
-        await self._core.delete_tag(tag)
-
-    def delete_tag(self, tag: str) -> None:
-        """Delete a tag; the name can never be used again."""
-        sync(self.delete_tag_async(tag))
-
-    # ------------------------------------------------------------------ history
-    async def _resolve(
-        self, branch: str | None, tag: str | None, snapshot_id: str | None
-    ) -> SnapshotId:
-        given = [x is not None for x in (branch, tag, snapshot_id)]
-        if sum(given) != 1:
-            raise InvalidInputError(
-                "pass exactly one of branch, tag or snapshot_id", ErrorKind.INVALID_REF_TYPE
-            )
-        if branch is not None:
-            return await self._core.lookup_branch(branch)
-        if tag is not None:
-            return await self._core.lookup_tag(tag)
-        assert snapshot_id is not None
-        return await self._core.resolve_snapshot(snapshot_id)
-
-    async def _ancestry_entries(
-        self, branch: str | None, tag: str | None, snapshot_id: str | None
-    ) -> AsyncIterator[SnapshotEntry]:
-        start = await self._resolve(branch, tag, snapshot_id)
-        async for entry in self._core.ancestry(start):
-            yield entry
-
-    def async_ancestry(
-        self, *, branch: str | None = None, tag: str | None = None, snapshot_id: str | None = None
-    ) -> AsyncIterator[SnapshotInfo]:
-        """Snapshots from the given ref back to the first one, newest first (async)."""
-        return _Ancestry(self._ancestry_entries(branch, tag, snapshot_id))
-
-    def ancestry(
-        self, *, branch: str | None = None, tag: str | None = None, snapshot_id: str | None = None
-    ) -> Iterator[SnapshotInfo]:
-        """Snapshots from the given ref back to the first one, newest first.
-
-        The result also supports ``async for``.
-        """
-        return _Ancestry(self._ancestry_entries(branch, tag, snapshot_id))
-
-    async def lookup_snapshot_async(self, snapshot_id: str) -> SnapshotInfo:
-        """Details of one snapshot."""
-        sid = parse_snapshot_id(snapshot_id)
-        await self._core.refs.note_snapshot(sid)
-        entry = (await self._core.info()).snapshots.get(sid)
-        if entry is None:
-            raise SnapshotNotFoundError(f"snapshot {snapshot_id} does not exist")
-        return SnapshotInfo(entry)
-
-    def lookup_snapshot(self, snapshot_id: str) -> SnapshotInfo:
-        """Details of one snapshot."""
-        return sync(self.lookup_snapshot_async(snapshot_id))
-
     # ------------------------------------------------------------------ metadata
     async def get_metadata_async(self) -> dict[str, Any]:
         """Repository-level metadata."""
@@ -461,9 +268,7 @@ class Repository(RepositoryAdminMixin, MaintenanceMixin):
             refuse_v1_write("read repository metadata")
         return dict((await self._core.info()).metadata)
 
-    def get_metadata(self) -> dict[str, Any]:
-        """Repository-level metadata."""
-        return sync(self.get_metadata_async())
+    get_metadata = sync_twin(get_metadata_async)
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -475,9 +280,7 @@ class Repository(RepositoryAdminMixin, MaintenanceMixin):
         require_spec_v2(self._core.spec_version, "change repository metadata")
         await self._core.set_metadata(metadata)
 
-    def set_metadata(self, metadata: dict[str, Any]) -> None:
-        """Replace the repository-level metadata."""
-        sync(self.set_metadata_async(metadata))
+    set_metadata = sync_twin(set_metadata_async)
 
     async def update_metadata_async(self, metadata: dict[str, Any]) -> dict[str, Any]:
         """Merge keys into the repository metadata and return the result."""
@@ -485,9 +288,7 @@ class Repository(RepositoryAdminMixin, MaintenanceMixin):
         await self._core.set_metadata(merged)
         return merged
 
-    def update_metadata(self, metadata: dict[str, Any]) -> dict[str, Any]:
-        """Merge keys into the repository metadata and return the result."""
-        return sync(self.update_metadata_async(metadata))
+    update_metadata = sync_twin(update_metadata_async)
 
     # ------------------------------------------------------------------ sessions
     async def readonly_session_async(
@@ -508,18 +309,7 @@ class Repository(RepositoryAdminMixin, MaintenanceMixin):
             start = await self._as_of(start, as_of)
         return Session._new(self._core, start, None, writable=False)
 
-    def readonly_session(
-        self,
-        branch: str | None = None,
-        *,
-        tag: str | None = None,
-        snapshot_id: str | None = None,
-        as_of: dt.datetime | None = None,
-    ) -> Session:
-        """A read-only session at a branch tip, tag or snapshot."""
-        return sync(
-            self.readonly_session_async(branch, tag=tag, snapshot_id=snapshot_id, as_of=as_of)
-        )
+    readonly_session = sync_twin(readonly_session_async)
 
     async def _as_of(self, start: SnapshotId, when: dt.datetime) -> SnapshotId:
         if when.tzinfo is None:
@@ -535,19 +325,12 @@ class Repository(RepositoryAdminMixin, MaintenanceMixin):
 
     async def writable_session_async(self, branch: str) -> Session:
         """A session that can write and commit to ``branch``."""
-        info = await self._core.info()
-        refuse_if_not_online(info, "Cannot create writable session")
-        tip = await self._core.lookup_branch(branch)
-        session = Session._new(self._core, tip, branch, writable=True)
-        session._core.default_metadata = dict(self._default_commit_metadata)
-        return session
+        return await self._branch_session(branch, "writable")
 
-    def writable_session(self, branch: str) -> Session:
-        """A session that can write and commit to ``branch``."""
-        return sync(self.writable_session_async(branch))
+    writable_session = sync_twin(writable_session_async)
 
     async def rearrange_session_async(self, branch: str) -> Session:
-        """A session on ``branch`` that can only move nodes, then commit the moves (async).
+        """A session on ``branch`` that can only move nodes, then commit the moves.
 
         Raises
         ------
@@ -557,54 +340,22 @@ class Repository(RepositoryAdminMixin, MaintenanceMixin):
             On a spec-version-1 repository (kind ``unsupported-spec-version``).
         """
         require_spec_v2(self._core.spec_version, "open a rearrange session")
+        return await self._branch_session(branch, "rearrange")
+
+    rearrange_session = sync_twin(rearrange_session_async)
+
+    async def _branch_session(self, branch: str, kind: str) -> Session:
+        """A session on ``branch``'s tip that can commit; ``kind`` is writable or rearrange."""
         info = await self._core.info()
-        refuse_if_not_online(info, "Cannot create rearrange session")
+        refuse_if_not_online(info, f"Cannot create {kind} session")
         tip = await self._core.lookup_branch(branch)
-        session = Session._new(self._core, tip, branch, writable=True, rearrange=True)
+        rearrange = kind == "rearrange"
+        session = Session._new(self._core, tip, branch, writable=True, rearrange=rearrange)
         session._core.default_metadata = dict(self._default_commit_metadata)
         return session
 
-    def rearrange_session(self, branch: str) -> Session:
-        """A session on ``branch`` that can only move nodes (:meth:`Session.move`).
-
-        See :meth:`rearrange_session_async`.
-        """
-        return sync(self.rearrange_session_async(branch))
-
     # ------------------------------------------------------------------ diff and ops log
     async def diff_async(
-        self,
-        *,
-        from_branch: str | None = None,
-        from_tag: str | None = None,
-        from_snapshot_id: str | None = None,
-        to_branch: str | None = None,
-        to_tag: str | None = None,
-        to_snapshot_id: str | None = None,
-    ) -> Diff:
-        """Changes between two versions; ``from`` must be an ancestor of ``to`` (async).
-
-        Each end is given by exactly one of a branch, a tag or a snapshot id.
-
-        Returns
-        -------
-        Diff
-            Nodes created, deleted and updated, chunks written and nodes moved by the
-            commits after ``from`` up to and including ``to``.
-
-        Raises
-        ------
-        InvalidInputError
-            With kind ``BAD_SNAPSHOT_CHAIN_FOR_DIFF`` when ``from`` is not an ancestor of
-            ``to``.
-        """
-        from icechunk.diff import diff_snapshots
-
-        start = await self._resolve_diff_end(from_branch, from_tag, from_snapshot_id)
-        end = await self._resolve_diff_end(to_branch, to_tag, to_snapshot_id)
-        return await diff_snapshots(self._core, start, end)
-
-    def diff(
         self,
         *,
         from_branch: str | None = None,
@@ -624,17 +375,20 @@ class Repository(RepositoryAdminMixin, MaintenanceMixin):
         Diff
             Nodes created, deleted and updated, chunks written and nodes moved by the
             commits after ``from`` up to and including ``to``.
+
+        Raises
+        ------
+        InvalidInputError
+            With kind ``BAD_SNAPSHOT_CHAIN_FOR_DIFF`` when ``from`` is not an ancestor of
+            ``to``.
         """
-        return sync(
-            self.diff_async(
-                from_branch=from_branch,
-                from_tag=from_tag,
-                from_snapshot_id=from_snapshot_id,
-                to_branch=to_branch,
-                to_tag=to_tag,
-                to_snapshot_id=to_snapshot_id,
-            )
-        )
+        from icechunk.diff import diff_snapshots
+
+        start = await self._resolve_diff_end(from_branch, from_tag, from_snapshot_id)
+        end = await self._resolve_diff_end(to_branch, to_tag, to_snapshot_id)
+        return await diff_snapshots(self._core, start, end)
+
+    diff = sync_twin(diff_async)
 
     async def _resolve_diff_end(
         self, branch: str | None, tag: str | None, snapshot_id: str | None

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from icechunk._session_core import SessionCore
 from icechunk._session_extras import SessionExtrasMixin
-from icechunk._sync import sync
+from icechunk._sync import sync_twin
 from icechunk.errors import ErrorKind, ReadOnlyError, SessionStateError
 from icechunk.format.ids import SnapshotId
 
@@ -167,30 +167,12 @@ class Session(SessionExtrasMixin):
         sid = await self._core.commit(message, metadata, allow_empty)
         return str(sid)
 
-    def commit(
-        self,
-        message: str,
-        metadata: dict[str, Any] | None = None,
-        *,
-        rebase_with: Any = None,
-        rebase_tries: int = 1_000,
-        allow_empty: bool = False,
-    ) -> str:
-        """Commit the changes as a new snapshot on the branch and return its id."""
-        return sync(
-            self.commit_async(
-                message,
-                metadata,
-                rebase_with=rebase_with,
-                rebase_tries=rebase_tries,
-                allow_empty=allow_empty,
-            )
-        )
+    commit = sync_twin(commit_async)
 
     async def amend_async(
         self, message: str, *, metadata: dict[str, Any] | None = None, allow_empty: bool = False
     ) -> str:
-        """Replace the branch tip by a commit holding its changes plus this session's (async).
+        """Replace the branch tip by a commit holding its changes plus this session's.
 
         The new snapshot's parent is the old tip's parent, so the old tip leaves the
         branch's ancestry (it stays in the repository until expired). Afterwards the
@@ -227,18 +209,11 @@ class Session(SessionExtrasMixin):
         )
         return str(sid)
 
-    def amend(
-        self, message: str, *, metadata: dict[str, Any] | None = None, allow_empty: bool = False
-    ) -> str:
-        """Replace the branch tip by a commit holding its changes plus this session's.
-
-        See :meth:`amend_async`.
-        """
-        return sync(self.amend_async(message, metadata=metadata, allow_empty=allow_empty))
+    amend = sync_twin(amend_async)
 
     # ------------------------------------------------------------------ moves
     async def move_async(self, from_path: str, to_path: str) -> None:
-        """Move or rename a group or array, with everything below it (async).
+        """Move or rename a group or array, with everything below it.
 
         Only the hierarchy changes; no chunk is copied. Needs a session from
         :meth:`Repository.rearrange_session`; the destination's parent group must exist.
@@ -255,16 +230,11 @@ class Session(SessionExtrasMixin):
         """
         await self._core.move_node(from_path, to_path)
 
-    def move(self, from_path: str, to_path: str) -> None:
-        """Move or rename a group or array, with everything below it.
-
-        See :meth:`move_async`.
-        """
-        sync(self.move_async(from_path, to_path))
+    move = sync_twin(move_async)
 
     # ------------------------------------------------------------------ status
     async def status_async(self) -> Diff:
-        """The uncommitted changes of this session, as a :class:`Diff` (async).
+        """The uncommitted changes of this session, as a :class:`Diff`.
 
         Returns
         -------
@@ -280,19 +250,11 @@ class Session(SessionExtrasMixin):
         after = {n.id: n.path for n in core.changes.new_nodes.values()}
         return build_diff([log], before, after)
 
-    def status(self) -> Diff:
-        """The uncommitted changes of this session, as a :class:`Diff`.
-
-        Returns
-        -------
-        Diff
-            Nodes created, deleted and updated and chunks written since the base snapshot.
-        """
-        return sync(self.status_async())
+    status = sync_twin(status_async)
 
     # ------------------------------------------------------------------ rebase
     async def rebase_async(self, solver: ConflictSolver) -> None:
-        """Move the session onto the branch tip, replaying its changes (async).
+        """Move the session onto the branch tip, replaying its changes.
 
         Every commit that landed on the branch since the session's base snapshot is
         checked for conflicts with the session's changes, oldest first; ``solver``
@@ -307,15 +269,7 @@ class Session(SessionExtrasMixin):
 
         await rebase_session(self._core, solver)
 
-    def rebase(self, solver: ConflictSolver) -> None:
-        """Move the session onto the branch tip, replaying its changes.
-
-        Raises
-        ------
-        RebaseFailedError
-            If ``solver`` leaves conflicts unresolved; ``conflicts`` lists them.
-        """
-        sync(self.rebase_async(solver))
+    rebase = sync_twin(rebase_async)
 
     # ------------------------------------------------------------------ fork / merge
     def fork(self) -> ForkSession:
@@ -345,7 +299,7 @@ class Session(SessionExtrasMixin):
         return ForkSession(fork_core)
 
     async def merge_async(self, *others: Session) -> None:
-        """Fold the uncommitted changes of ``others`` (usually forks) into this session (async).
+        """Fold the uncommitted changes of ``others`` (usually forks) into this session.
 
         Sessions are folded in order; when two of them wrote the same chunk or node,
         the later one wins. Chunks written by the forks are already in storage, so
@@ -369,15 +323,7 @@ class Session(SessionExtrasMixin):
                 continue
             self._core.changes.merge(copy.deepcopy(other._core.changes))
 
-    def merge(self, *others: Session) -> None:
-        """Fold the uncommitted changes of ``others`` (usually forks) into this session.
-
-        Raises
-        ------
-        ReadOnlyError
-            If this session is read-only.
-        """
-        sync(self.merge_async(*others))
+    merge = sync_twin(merge_async)
 
     # ------------------------------------------------------------------ virtual chunks
     async def all_virtual_chunk_locations_async(self) -> list[str]:
@@ -386,9 +332,7 @@ class Session(SessionExtrasMixin):
 
         return await all_virtual_chunk_locations(self._core)
 
-    def all_virtual_chunk_locations(self) -> list[str]:
-        """The absolute location of every virtual chunk, one entry per chunk."""
-        return sync(self.all_virtual_chunk_locations_async())
+    all_virtual_chunk_locations = sync_twin(all_virtual_chunk_locations_async)
 
     async def chunk_type_async(
         self, array_path: str, chunk_coordinates: Sequence[int]
@@ -398,9 +342,7 @@ class Session(SessionExtrasMixin):
 
         return await chunk_type(self._core, array_path, chunk_coordinates)
 
-    def chunk_type(self, array_path: str, chunk_coordinates: Sequence[int]) -> ChunkType:
-        """How a chunk is stored: a :class:`~icechunk.ChunkType`."""
-        return sync(self.chunk_type_async(array_path, chunk_coordinates))
+    chunk_type = sync_twin(chunk_type_async)
 
     # ------------------------------------------------------------------ pickling
     def __getstate__(self) -> dict[str, Any]:
