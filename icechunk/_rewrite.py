@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from icechunk._manifest_split import SplitWriter, array_splits, splitting_config
 from icechunk.changeset import ArrayMeta
-from icechunk.errors import ConflictError, ErrorKind, InvalidInputError, RefNotFoundError
+from icechunk.errors import (
+    ConflictError,
+    ErrorKind,
+    FormatError,
+    InvalidInputError,
+    RefNotFoundError,
+)
 from icechunk.format.ids import ManifestId, SnapshotId
 from icechunk.format.model import (
     ManifestFileInfo,
@@ -81,10 +87,11 @@ async def rewrite_manifests(
 
     await check_maintenance_allowed(core, "rewrite manifests")
     amend = commit_method == "amend"
-    if amend:
-        from icechunk._v1_repo import require_spec_v2
-
-        require_spec_v2(core.spec_version, "amend a commit")
+    if amend and core.spec_version < 2:
+        raise FormatError(
+            "amend is not supported for spec version 1 repositories, use new commit instead",
+            ErrorKind.UNSUPPORTED_OPERATION_FOR_VERSION,
+        )
     tip = await core.lookup_branch(branch)
     base = await core.assets.fetch_snapshot(tip)
     nodes, files = [], []
