@@ -195,18 +195,21 @@ class SplitWriter:
         rewrite_all: bool,
     ) -> None:
         """Write what each split needs; results accumulate in :attr:`refs` / :attr:`infos`."""
-        modified = {splits.index_of(c) for c in changes}
+        changed: dict[int | None, dict[Coords, ChunkPayload | None]] = {}
+        for coords, payload in changes.items():
+            changed.setdefault(splits.index_of(coords), {})[coords] = payload
+        touching = _refs_by_split(splits, old_refs)
         for i, split in enumerate(splits.extents):
-            if rewrite_all or i in modified:
-                await self._write(split, old_refs, changes)
+            if rewrite_all or i in changed:
+                refs = [r for r, _ in touching.get(i, ())]
+                await self._write(split, refs, changed.get(i, {}))
                 continue
-            for ref in old_refs:
-                seen = overlap(ref.extents, split)
+            for ref, seen in touching.get(i, ()):
                 if seen is Overlap.COMPLETE:
                     self.refs.append(ref)
                     if ref.object_id in self.known:
                         self.infos.append(self.known[ref.object_id])
-                elif seen is Overlap.PARTIAL:  # only that manifest's refs in the split
+                else:  # straddles the border: only that manifest's refs in the split
                     await self._write(split, [ref], {})
 
     async def _write(
@@ -229,25 +232,41 @@ class SplitWriter:
         old_refs: Sequence[ManifestRef],
         changes: Mapping[Coords, ChunkPayload | None],
     ) -> ChunkTable | None:
-        """Old refs and changes inside ``split``, changes winning."""
+        """Refs of ``old_refs`` inside ``split`` updated by ``changes`` (all inside it)."""
         table: ChunkTable | None = None
         for ref in old_refs:
-            if overlap(ref.extents, split) is Overlap.NONE:
-                continue
             part = (await self.assets.fetch_manifest(ref.object_id)).arrays.get(self.node_id)
             if part is None or not len(part):
                 continue
             part = part.within(split)
             table = part if table is None else table.merge(dict(part.items()))
-        inside = {c: p for c, p in changes.items() if _inside(c, split)}
+        inside = changes  # the caller passes only the changes inside the split
         if table is None:
             payloads = {c: p for c, p in inside.items() if p is not None}
             return ChunkTable.from_payloads(len(split), payloads) if payloads else None
         return table.merge(inside) if inside else table
 
 
-def _inside(coords: Coords, split: Extents) -> bool:
-    return all(lo <= c < hi for c, (lo, hi) in zip(coords, split, strict=False))
+def _refs_by_split(
+    splits: Splits, old_refs: Sequence[ManifestRef]
+) -> dict[int, list[tuple[ManifestRef, Overlap]]]:
+    """For each split, the old manifests overlapping it and how.
+
+    A manifest whose box has both corners in one split lies wholly inside it; only the
+    rare ones straddling a border are compared with every split.
+    """
+    out: dict[int, list[tuple[ManifestRef, Overlap]]] = {}
+    for ref in old_refs:
+        low = splits.index_of(tuple(lo for lo, _ in ref.extents))
+        high = splits.index_of(tuple(hi - 1 for _, hi in ref.extents))
+        if low is not None and low == high and len(ref.extents) == len(splits.edges):
+            out.setdefault(low, []).append((ref, Overlap.COMPLETE))
+            continue
+        for i, split in enumerate(splits.extents):
+            seen = overlap(ref.extents, split)
+            if seen is not Overlap.NONE:
+                out.setdefault(i, []).append((ref, seen))
+    return out
 
 
 def splitting_config(config: Any) -> Any:
