@@ -169,11 +169,7 @@ def plan_expiration(
 
 
 async def check_maintenance_allowed(core: RepoCore, operation: str) -> None:
-    """Refuse maintenance on spec-v1 repositories and on read-only storage."""
-    if core.spec_version == 1:
-        from icechunk._v1_repo import refuse_v1_write
-
-        refuse_v1_write(operation)
+    """Refuse maintenance on read-only storage (spec-v1 repositories are supported)."""
     if not core.storage.can_write:
         from icechunk.errors import ErrorKind, ReadOnlyError
 
@@ -192,6 +188,15 @@ async def expire_snapshots(
     """Expire snapshots flushed strictly before ``older_than``; see ``Repository``."""
     cutoff = to_micros(older_than)
     await check_maintenance_allowed(core, "expire snapshots")
+    if core.spec_version == 1:
+        from icechunk._expire_v1 import expire_snapshots_v1
+
+        return await expire_snapshots_v1(
+            core,
+            cutoff,
+            delete_branches=bool(delete_expired_branches),
+            delete_tags=bool(delete_expired_tags),
+        )
     outcome: list[set[SnapshotId]] = []
 
     def mutate(info: RepoInfo) -> tuple[RepoInfo, UpdateRecord]:

@@ -256,9 +256,11 @@ async def _one_attempt(
     listed_snaps = await list_objects(storage, SNAPSHOTS, SnapshotId)
     info = await core.info()
     reachable = reachable_snapshots(info)
+    # Spec v1 lists no snapshots: only the refs (not deleted tags) protect anything.
+    listed_in_info = set(info.snapshots) if core.spec_version >= 2 else set()
     young_unreachable = {
         sid
-        for sid in info.snapshots
+        for sid in listed_in_info
         if sid not in reachable
         and not (
             sid in listed_snaps and created_entirely_before(listed_snaps[sid].created_at, cutoff)

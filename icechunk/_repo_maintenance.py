@@ -42,6 +42,9 @@ class MaintenanceMixin:
         Only the repo info file changes (one atomic update, logged as
         ``ExpirationRan``); no object is deleted, run :meth:`garbage_collect` for that.
         A kept snapshot whose parent expires is re-parented onto the root snapshot.
+        On a spec-version-1 repository, which has no repo info file, that snapshot file
+        is rewritten in place with its new parent instead, ref by ref (tags first), and
+        the ids released from every ref's history are returned, expired tips included.
 
         Parameters
         ----------
@@ -64,8 +67,6 @@ class MaintenanceMixin:
         ------
         TypeError
             If ``older_than`` is not a timezone-aware datetime.
-        FormatError
-            On a spec-version-1 repository (upgrade it first).
         """
         from icechunk._expire import expire_snapshots
 

@@ -4,8 +4,8 @@ Every array's chunk refs, wherever they were spread, are gathered and written to
 manifest files; nodes, data and history are otherwise unchanged, so the new snapshot's
 transaction log is empty (or, when amending, the amended commit's). The splitting
 configuration in effect is recorded in the commit metadata, as the real library does.
-Manifest splitting itself is not applied by pyicechunk's writer yet: each array gets one
-manifest.
+Each array's refs are split as ``ManifestConfig.splitting`` says (see
+:mod:`icechunk._manifest_split`), every non-empty split getting a fresh manifest.
 """
 
 from __future__ import annotations
@@ -13,12 +13,18 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from icechunk.errors import ConflictError, ErrorKind, InvalidInputError, RefNotFoundError
+from icechunk._manifest_split import SplitWriter, array_splits, splitting_config
+from icechunk.changeset import ArrayMeta
+from icechunk.errors import (
+    ConflictError,
+    ErrorKind,
+    FormatError,
+    InvalidInputError,
+    RefNotFoundError,
+)
 from icechunk.format.ids import ManifestId, SnapshotId
-from icechunk.format.manifest import ChunkTable, Manifest
 from icechunk.format.model import (
     ManifestFileInfo,
-    ManifestRef,
     NodeSnapshot,
     RepoInfo,
     Snapshot,
@@ -52,29 +58,16 @@ def _splitting_json(core: RepoCore) -> dict[str, Any]:
     return described
 
 
-async def _merged_table(core: RepoCore, node: NodeSnapshot) -> ChunkTable | None:
-    assert node.array is not None
-    table: ChunkTable | None = None
-    for ref in node.array.manifests:
-        part = (await core.assets.fetch_manifest(ref.object_id)).arrays.get(node.id)
-        if part is not None:
-            table = part if table is None else table.merge(dict(part.items()))
-    return table
-
-
 async def _rewrite_node(
-    core: RepoCore, node: NodeSnapshot
+    core: RepoCore, node: NodeSnapshot, known: dict[ManifestId, ManifestFileInfo]
 ) -> tuple[NodeSnapshot, list[ManifestFileInfo]]:
     if node.array is None:
         return node, []
-    table = await _merged_table(core, node)
-    if table is None or not len(table):
-        return replace(node, array=replace(node.array, manifests=())), []
-    manifest = Manifest(ManifestId.random(), {node.id: table})
-    size = await core.assets.write_manifest(manifest)
-    ref = ManifestRef(manifest.id, table.extents())
-    info = ManifestFileInfo(manifest.id, size, len(table))
-    return replace(node, array=replace(node.array, manifests=(ref,))), [info]
+    meta = ArrayMeta(node.user_data, node.array.shape, node.array.dimension_names)
+    splits = array_splits(splitting_config(core.config), node.path, meta)
+    writer = SplitWriter(core.assets, node.id, known)
+    await writer.flush(splits, node.array.manifests, {}, rewrite_all=True)
+    return replace(node, array=replace(node.array, manifests=tuple(writer.refs))), writer.infos
 
 
 async def rewrite_manifests(
@@ -93,11 +86,18 @@ async def rewrite_manifests(
     from icechunk._expire import check_maintenance_allowed
 
     await check_maintenance_allowed(core, "rewrite manifests")
+    amend = commit_method == "amend"
+    if amend and core.spec_version < 2:
+        raise FormatError(
+            "amend is not supported for spec version 1 repositories, use new commit instead",
+            ErrorKind.UNSUPPORTED_OPERATION_FOR_VERSION,
+        )
     tip = await core.lookup_branch(branch)
     base = await core.assets.fetch_snapshot(tip)
     nodes, files = [], []
+    known = {m.id: m for m in base.manifest_files}
     for node in base.nodes:
-        new_node, infos = await _rewrite_node(core, node)
+        new_node, infos = await _rewrite_node(core, node, known)
         nodes.append(new_node)
         files.extend(infos)
     user = dict(metadata or {})
@@ -110,8 +110,8 @@ async def rewrite_manifests(
         metadata={"__icechunk": marker, **{k: v for k, v in user.items() if k != "__icechunk"}},
         nodes=tuple(nodes),
         manifest_files=tuple(sorted(files, key=lambda f: f.id)),
+        parent_id=None if amend else tip,  # stored only by spec-v1 snapshot files
     )
-    amend = commit_method == "amend"
     log = await core.assets.fetch_transaction_log(tip) if amend else TransactionLog(id=snap.id)
     await core.assets.write_transaction_log(replace(log, id=snap.id))
     await core.assets.write_snapshot(snap)

@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from icechunk._manifest_split import SplitWriter, array_splits, splitting_config
 from icechunk._moves import check_move, move_records, moved_path
 from icechunk.changeset import ArrayMeta, ChangeSet, Coords, NewNode
 from icechunk.errors import (
@@ -24,7 +23,6 @@ from icechunk.errors import (
     SessionStateError,
 )
 from icechunk.format.ids import ChunkId, ManifestId, NodeId, SnapshotId
-from icechunk.format.manifest import ChunkTable, Manifest
 from icechunk.format.model import (
     ArrayNodeData,
     ChunkPayload,
@@ -433,33 +431,11 @@ class SessionCore:
             data = ArrayNodeData(view.array.shape, view.array.dimension_names, view.manifests)
             infos = [known[m.object_id] for m in view.manifests if m.object_id in known]
             return NodeSnapshot(view.id, view.path, view.user_data, data), infos
-        table = await self._merged_table(view, changes)
-        refs: tuple[ManifestRef, ...] = ()
-        infos = []
-        if table is not None and len(table):
-            manifest = Manifest(ManifestId.random(), {view.id: table})
-            size = await self.repo.assets.write_manifest(manifest)
-            refs = (ManifestRef(manifest.id, table.extents()),)
-            infos = [ManifestFileInfo(manifest.id, size, len(table))]
-        data = ArrayNodeData(view.array.shape, view.array.dimension_names, refs)
-        return NodeSnapshot(view.id, view.path, view.user_data, data), infos
-
-    async def _merged_table(
-        self, view: NodeView, changes: dict[Coords, ChunkPayload | None]
-    ) -> ChunkTable | None:
-        assert view.array is not None
-        ndim = len(view.array.shape)
-        table: ChunkTable | None = None
-        for mref in view.manifests:
-            part = (await self.repo.assets.fetch_manifest(mref.object_id)).arrays.get(view.id)
-            if part is None:
-                continue
-            table = part if table is None else table.merge(dict(part.items()))
-        if table is None:
-            table = ChunkTable.from_payloads(ndim, {})
-        if changes:
-            table = table.merge(changes)
-        return _drop_out_of_bounds(table, [d.num_chunks for d in view.array.shape])
+        writer = SplitWriter(self.repo.assets, view.id, known)
+        splits = array_splits(splitting_config(self.repo.config), view.path, view.array)
+        await writer.flush(splits, view.manifests, changes, rewrite_all=view.is_new)
+        data = ArrayNodeData(view.array.shape, view.array.dimension_names, tuple(writer.refs))
+        return NodeSnapshot(view.id, view.path, view.user_data, data), writer.infos
 
     def _transaction_log(self, snapshot_id: SnapshotId) -> TransactionLog:
         ch = self.changes
@@ -485,16 +461,3 @@ class SessionCore:
             return ()
         return move_records(self._snapshot.nodes, self.changes.moved, self.changes.moves)
 
-
-def _drop_out_of_bounds(table: ChunkTable, counts: list[int]) -> ChunkTable:
-    """Remove refs outside the chunk grid (after an array shrank)."""
-    if not len(table) or not counts:
-        return table
-    coords = np.asarray(table.coords_array)
-    outside = (coords >= np.asarray(counts, dtype=np.int64)).any(axis=1)
-    if not outside.any():
-        return table
-    drop: dict[Coords, ChunkPayload | None] = {
-        tuple(int(v) for v in row): None for row in coords[outside]
-    }
-    return table.merge(drop)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from interop.samples import SampleRepo
 
 import icechunk as ic
 from engine.maintenance_helpers import (
     ancestry_ids,
+    keys,
     new_repo,
+    now_after_writes,
     op_kinds,
     read,
     write,
@@ -178,14 +179,33 @@ def test_non_utc_time_zones_are_honoured(history: tuple[ic.Repository, list[str]
     assert repo.expire_snapshots(cutoff) == {snaps[0], snaps[3]}
 
 
-def test_v1_repositories_refuse_with_an_upgrade_hint(v1_sample_repo: SampleRepo) -> None:
-    repo = ic.Repository.open(ic.local_filesystem_storage(str(v1_sample_repo.path)))
-    now = dt.datetime.now(dt.UTC)
+def test_v1_expiration_adopts_the_oldest_kept_snapshot_onto_the_root() -> None:
+    """Spec v1 has no repo file: expiration rewrites the kept snapshot's parent in place."""
+    config = ic.RepositoryConfig(inline_chunk_threshold_bytes=0)
+    storage = ic.in_memory_storage()
+    repo = ic.Repository.create(storage, config=config, spec_version=1)
+    root = ancestry_ids(repo, branch="main")[0]
+    snaps = [write(repo, "main", i, i + 1) for i in range(4)]
+    repo.create_tag("old", snaps[1])
+    expired = repo.expire_snapshots(written_at(repo, snaps[2]))
+    # main releases snaps[0..1]; the expired tag's tip is itself released and adopted.
+    assert expired == {snaps[0], snaps[1]}
+    assert ancestry_ids(repo, branch="main") == [snaps[3], snaps[2], root]
+    assert ancestry_ids(repo, tag="old") == [snaps[1], root]
+    assert read(repo, tag="old") == [1, 2, -1, -1]
+    summary = repo.garbage_collect(now_after_writes())
+    assert summary.snapshots_deleted == 1 and summary.transaction_logs_deleted == 1
+    assert keys(storage, "snapshots") == {root, snaps[1], snaps[2], snaps[3]}
+    assert read(repo, branch="main") == [1, 2, 3, 4]
+    # Even main's expired tip is reported (it is kept, adopted onto the root), as the
+    # real wheel does on v1; the tag already points at a child of the root.
+    everything = repo.expire_snapshots(now_after_writes(), delete_expired_tags=True)
+    assert everything == {snaps[2], snaps[3]}
+    assert repo.list_tags() == set()
+    assert ancestry_ids(repo, branch="main") == [snaps[3], root]
     with pytest.raises(ic.IcechunkError, match="upgrade") as info:
-        repo.expire_snapshots(now)
+        repo.ops_log()
     assert info.value.kind == ErrorKind.UNSUPPORTED_SPEC_VERSION
-    with pytest.raises(ic.IcechunkError, match="upgrade"):
-        repo.garbage_collect(now)
 
 
 def test_diff_over_an_expired_span_includes_the_pruned_commits(

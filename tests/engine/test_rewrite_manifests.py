@@ -101,3 +101,16 @@ def test_list_manifest_files_repr_and_unknown_snapshot() -> None:
     assert repo.list_manifest_files("1CECHNKREP0F1RSTCMT0") == []
     with pytest.raises(ic.SnapshotNotFoundError):
         repo.list_manifest_files("0" * 20)
+
+
+def test_rewrite_on_a_spec_v1_repository_commits_a_child_and_refuses_amend() -> None:
+    config = ic.RepositoryConfig(inline_chunk_threshold_bytes=0)
+    repo = ic.Repository.create(ic.in_memory_storage(), config=config, spec_version=1)
+    tip = write(repo, "main", 1, 5)
+    new = repo.rewrite_manifests("rewrite", branch="main")
+    assert ancestry_ids(repo, branch="main")[:2] == [new, tip]
+    assert read(repo, branch="main") == [-1, 5, -1, -1]
+    with pytest.raises(ic.IcechunkError, match="use new commit instead") as info:
+        repo.rewrite_manifests("again", branch="main", commit_method="amend")
+    assert info.value.kind == "unsupported-operation-for-version"
+    assert ancestry_ids(repo, branch="main")[0] == new

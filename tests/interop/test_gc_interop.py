@@ -110,3 +110,46 @@ def test_inspect_views_match_the_real_wheel(tmp_path: Path, writer: str) -> None
     ours = harness.run_script("inspect_all", source, python=harness.ours_python())
     assert any("synthetic_composite" in v for v in real.values() if isinstance(v, dict))
     assert _without_notes(ours) == _without_notes(real)
+
+
+# ---------------------------------------------------------------- spec-v1 repositories
+def _decoded_snapshots(path: Path) -> dict[str, Any]:
+    from icechunk.format.snapshot import decode_snapshot
+
+    folder = path / "snapshots"
+    return {name: decode_snapshot((folder / name).read_bytes()) for name in os.listdir(folder)}
+
+
+@pytest.mark.parametrize(
+    ("writer", "delete_refs"),
+    [("v1_wheel", False), ("v1_wheel", True), ("ours", True)],
+    ids=["v1_wheel-keep_refs", "v1_wheel-delete_refs", "ours-delete_refs"],
+)
+def test_maintenance_of_a_spec_v1_history(tmp_path: Path, writer: str, delete_refs: bool) -> None:
+    """Expire + GC of a v1 repository: same released ids, deletions, rewritten parents."""
+    source = tmp_path / "source"
+    if writer == "v1_wheel":
+        written = harness.run_script("gc_history", "write", source, python=harness.v1_python())
+    else:
+        written = harness.run_script(
+            "gc_history", "write", source, "v1", python=harness.ours_python()
+        )
+    assert not (source / "repo").exists()
+    extra = ("delete_refs",) if delete_refs else ()
+    by_real, by_ours, real, ours = _maintain_both(source, written["cut"], tmp_path, *extra)
+    assert real["gc"]["snapshots_deleted"] > 0 and real["expired"]
+    assert ours == real
+    assert _files(by_ours) == _files(by_real)
+    assert sorted(os.listdir(by_ours / "refs")) == sorted(os.listdir(by_real / "refs"))
+    for ref in os.listdir(by_real / "refs"):
+        assert sorted(os.listdir(by_ours / "refs" / ref)) == sorted(
+            os.listdir(by_real / "refs" / ref)
+        )
+    # Kept snapshots whose parent expired are rewritten in place, onto the root.
+    assert _decoded_snapshots(by_ours) == _decoded_snapshots(by_real)
+    assert not (by_ours / "repo").exists() and not (by_real / "repo").exists()
+    # Same files on both sides (checked above), so reading ours everywhere covers both.
+    expected = harness.run_script("gc_history", "read", by_real, python=harness.real_python())
+    assert expected["ops"] is None
+    for python in (harness.real_python(), harness.ours_python(), harness.v1_python()):
+        assert harness.run_script("gc_history", "read", by_ours, python=python) == expected

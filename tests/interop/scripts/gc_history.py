@@ -2,8 +2,8 @@
 
 Uses only the public icechunk API, so it runs under the real wheel and under pyicechunk.
 
-``gc_history.py write PATH``
-    Creates a repository (inline chunks off) with one int32 array ``/a`` of 6 one-element
+``gc_history.py write PATH [v1]``
+    Creates a repository (a spec-v1 one with ``v1``; icechunk 1.x always writes v1) (inline chunks off) with one int32 array ``/a`` of 6 one-element
     chunks: commits on main, a branch ``feat``, a tag ``t1``, a branch reset that leaves a
     dangling snapshot, then a cut time, then newer commits on main and ``feat``. Prints
     ``{"cut": iso_time, "snapshots": [ids in commit order]}``.
@@ -48,9 +48,13 @@ def _write(repo: icechunk.Repository, branch: str, index: int, value: int) -> st
     return session.commit(f"a[{index}] = {value}")
 
 
-def write(path: str) -> dict[str, Any]:
+def write(path: str, spec_v1: bool = False) -> dict[str, Any]:
     config = icechunk.RepositoryConfig(inline_chunk_threshold_bytes=0)
-    repo = icechunk.Repository.create(icechunk.local_filesystem_storage(path), config=config)
+    storage = icechunk.local_filesystem_storage(path)
+    if spec_v1:
+        repo = icechunk.Repository.create(storage, config=config, spec_version=1)
+    else:
+        repo = icechunk.Repository.create(storage, config=config)
     snaps = [_write(repo, "main", i, i + 1) for i in range(3)]
     repo.create_branch("feat", snaps[1])
     repo.create_tag("t1", snaps[2])
@@ -103,18 +107,26 @@ def _describe(repo: icechunk.Repository, **ref: str) -> dict[str, Any]:
     return {"ancestry": ancestry, "data": [_contents(repo, sid) for sid in ancestry]}
 
 
+def _ops(repo: icechunk.Repository) -> list[str] | None:
+    """The newest three ops-log kinds; None where there is no log (spec v1, icechunk 1.x)."""
+    try:
+        return [type(u.kind).__name__ for u in repo.ops_log()][:3]
+    except (AttributeError, icechunk.IcechunkError):
+        return None
+
+
 def read(path: str) -> dict[str, Any]:
     repo = _open(path)
     return {
         "branches": {b: _describe(repo, branch=b) for b in sorted(repo.list_branches())},
         "tags": {t: _describe(repo, tag=t) for t in sorted(repo.list_tags())},
-        "ops": [type(u.kind).__name__ for u in repo.ops_log()][:3],
+        "ops": _ops(repo),
     }
 
 
 def main(argv: list[str]) -> None:
     if len(argv) >= 2 and argv[0] == "write":
-        result = write(argv[1])
+        result = write(argv[1], argv[2:] == ["v1"])
     elif len(argv) in (3, 4) and argv[0] == "maintain":
         result = maintain(argv[1], argv[2], len(argv) == 4 and argv[3] == "delete_refs")
     elif len(argv) == 2 and argv[0] == "read":
