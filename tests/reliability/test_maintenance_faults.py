@@ -204,7 +204,9 @@ GC_FAILS_BEFORE_DELETES = [
 ]
 
 
-@pytest.mark.parametrize("fault", GC_FAILS_BEFORE_DELETES, ids=lambda f: f"{f.op}-{f.kind}-{f.prefix}")
+@pytest.mark.parametrize(
+    "fault", GC_FAILS_BEFORE_DELETES, ids=lambda f: f"{f.op}-{f.kind}-{f.prefix}"
+)
 def test_gc_that_fails_before_deleting_deletes_nothing_and_retries(
     world: World, fault: Fault
 ) -> None:
@@ -277,12 +279,14 @@ def test_slow_storage_only_slows_expire_and_gc(world: World) -> None:
 
 
 # --------------------------------------------------------------------------- rewrite
-@pytest.mark.parametrize(
-    "fault",
-    [Fault("put", "fail", prefix="manifests/"), Fault("put", "torn", prefix="snapshots/"),
-     Fault("put", "fail", prefix="repo")],  # fmt: skip
-    ids=lambda f: f"{f.kind}-{f.prefix}",
-)
+REWRITE_FAILS = [
+    Fault("put", "fail", prefix="manifests/"),
+    Fault("put", "torn", prefix="snapshots/"),
+    Fault("put", "fail", prefix="repo"),
+]
+
+
+@pytest.mark.parametrize("fault", REWRITE_FAILS, ids=lambda f: f"{f.kind}-{f.prefix}")
 def test_rewrite_manifests_that_fails_leaves_the_branch(world: World, fault: Fault) -> None:
     tip = ic.Repository.open(world.inner).lookup_branch("main")
     repo, storage = faulty(world, fault)
