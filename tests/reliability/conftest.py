@@ -16,6 +16,8 @@ import icechunk as ic
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from servers.fixtures import s3_bucket, s3_server  # noqa: F401  (pytest fixtures)
+
 BACKENDS: dict[str, Callable[[Path], ic.Storage]] = {
     "memory": lambda tmp: ic.in_memory_storage(),
     "local": lambda tmp: ic.local_filesystem_storage(str(tmp / "repo")),
