@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from audit import audit, digest_of
+from figures import report
 
 import icechunk as ic
 
@@ -179,6 +180,6 @@ def test_sigkilled_writers_never_damage_committed_data(tmp_path: Path) -> None:
     # A last writer without faults still works on the survived repository.
     assert run_writer(path, log, 1, -1, "before", 0.0) == 0
     check_repository(path, read_journal(log), kills, tally)
-    print(f"\ncrash consistency: runs={RUNS + 1}, {tally.report()}")
+    report("crash consistency (set/commit/refs)", {"runs": RUNS + 1, **tally.counts})
     assert tally.counts["commits_acknowledged"] > 0
     assert kills >= RUNS // 2, "most runs must actually be killed"

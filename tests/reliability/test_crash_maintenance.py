@@ -34,6 +34,7 @@ import numpy as np
 import pytest
 import zarr
 from audit import audit, digest_of, digest_store, garbage
+from figures import report
 
 import icechunk as ic
 
@@ -177,9 +178,6 @@ def test_sigkilled_maintenance_never_damages_reachable_data(
         tally["leftovers_reclaimed"] += len(leftovers)
         tally["snapshots_verified"] += check(path, state(repo), record)
     tally["temp_files_left"] = len(list(path.rglob(".icechunk-tmp-*")))
-    print(
-        f"\nmaintenance crashes: rounds={ROUNDS}, "
-        + ", ".join(f"{k}={v}" for k, v in sorted(tally.items()))
-    )
+    report("crash consistency (expire/GC/rewrite)", {"rounds": ROUNDS, **tally})
     assert tally["crashes_injected"] >= ROUNDS // 2, "most runs must actually be killed"
     assert tally["leftovers_reclaimed"] > 0

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import multiprocessing as mp
+import os
 import signal
 from collections import Counter
 from pathlib import Path
@@ -34,14 +35,16 @@ import s3_workers
 import zarr
 from audit import audit, digest_of, garbage
 from faults import Fault, FaultyStorage
+from figures import report
 from servers import S3Bucket
 
 import icechunk as ic
 from icechunk.storage.s3 import s3_storage
 
-WORKERS = 3
-ATTEMPTS = 4
-CRASH_RUNS = 5
+SOAK = os.environ.get("ICECHUNK_SOAK") == "1"
+WORKERS = 4 if SOAK else 3
+ATTEMPTS = 10 if SOAK else 4
+CRASH_RUNS = 30 if SOAK else 5
 
 
 @pytest.fixture(scope="module")
@@ -100,11 +103,9 @@ def test_racing_commits_on_s3_land_or_conflict_and_readers_see_whole_commits(
     lost = {sid for sid, _ in landed} - set(history)
     assert sorted(history[:-2]) == sorted(sid for sid, _ in landed), "none lost, none extra"
     s3_workers.check_snapshot(repo, history[0])
-    print(
-        f"\nS3 racing commits ({'rebase' if rebase else 'plain'}): attempted={WORKERS * ATTEMPTS}, "
-        f"landed={len(landed)}, conflicts={conflicts}, lost={len(lost)}, reader polls={polled[0]}, "
-        f"snapshots read={polled[1]}"
-    )
+    figures = {"commits_attempted": WORKERS * ATTEMPTS, "commits_landed": len(landed)}
+    figures.update(conflicts=conflicts, commits_lost=len(lost), reader_polls=polled[0])
+    report(f"S3 racing commits ({'rebase' if rebase else 'plain'})", figures)
 
 
 def _journal(log: Path) -> list[dict[str, str]]:
@@ -124,7 +125,7 @@ def test_writers_sigkilled_while_committing_on_s3(
     verified: set[str] = set()  # snapshots are immutable: read each one once
     for run in range(CRASH_RUNS):
         # Each commit puts chunks, manifest, transaction log, snapshot, backup and repo.
-        crash_at, when = 3 + run * 4, ["before", "after"][run % 2]
+        crash_at, when = 3 + (run * 7) % 40, ["before", "after"][run % 2]
         proc = processes.Process(
             target=s3_workers.crasher, args=(kwargs, str(log), run, crash_at, when)
         )
@@ -150,7 +151,7 @@ def test_writers_sigkilled_while_committing_on_s3(
         tally["commits_acknowledged"] = len(acked)
         tally["commits_landed"] = len(ids) - 2
         tally["commits_lost"] = len(set(acked) - set(ids))
-    print("\nS3 crashes: " + ", ".join(f"{k}={v}" for k, v in sorted(tally.items())))
+    report("S3 crashes while committing", tally)
     assert tally["commits_acknowledged"] > 0
 
 
