@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import multiprocessing as mp
 import os
 import signal
 from collections import Counter
@@ -45,13 +44,6 @@ SOAK = os.environ.get("ICECHUNK_SOAK") == "1"
 WORKERS = 4 if SOAK else 3
 ATTEMPTS = 10 if SOAK else 4
 CRASH_RUNS = 30 if SOAK else 5
-
-
-@pytest.fixture(scope="module")
-def processes() -> Any:
-    context = mp.get_context("forkserver")
-    context.set_forkserver_preload(["icechunk", "zarr", "numpy", "s3_workers"])
-    return context
 
 
 def _kwargs(bucket: S3Bucket, prefix: str = "repo") -> dict[str, Any]:
