@@ -30,7 +30,7 @@ def processes() -> mp.context.ForkServerContext:
     """Start child processes from a forkserver that imported icechunk and the worker
     modules once: a child starts in ~0.1 s instead of seconds."""
     context = mp.get_context("forkserver")
-    context.set_forkserver_preload(["icechunk", "zarr", "numpy", "maint_writer", "s3_workers"])
+    context.set_forkserver_preload(["icechunk", "zarr", "numpy", "maint_writer", "s3_workers", "crash_writer"])
     return context
 
 

@@ -35,6 +35,7 @@ import maint_writer
 import numpy as np
 import zarr
 from audit import audit, digest_of, digest_store, garbage
+from children import run_killable
 from figures import report
 
 import icechunk as ic
@@ -95,19 +96,6 @@ def plan(rng: random.Random, repo: ic.Repository, before: Before, rnd: int) -> l
     return [operation, cutoff.isoformat(), crash_op, str(crash_at), rng.choice(["before", "after"])]
 
 
-def run_writer(
-    processes: mp.context.ForkServerContext, path: Path, args: list[str], kill_after: float
-) -> int:
-    proc = processes.Process(target=maint_writer.run, args=(str(path), *args))
-    proc.start()
-    proc.join(timeout=kill_after if kill_after > 0 else 300)
-    if proc.exitcode is None:
-        os.kill(proc.pid, signal.SIGKILL)  # type: ignore[arg-type]
-        proc.join()
-    assert proc.exitcode in (0, -signal.SIGKILL), f"writer failed: exit code {proc.exitcode}"
-    return proc.exitcode
-
-
 def is_subsequence(short: list[str], long: list[str]) -> bool:
     remaining = iter(long)
     return all(item in remaining for item in short)
@@ -160,7 +148,7 @@ def test_sigkilled_maintenance_never_damages_reachable_data(
         before = state(repo)
         args = plan(rng, repo, before, rnd)
         kill_after = rng.uniform(0.05, 0.5) if rng.random() < 0.2 else 0.0
-        code = run_writer(processes, path, args, kill_after)
+        code = run_killable(processes, maint_writer.run, (str(path), *args), kill_after)
         tally[f"{args[0]}_runs"] += 1
         tally["crashes_injected"] += code == -signal.SIGKILL
         full = rnd % 5 == 4 or rnd == ROUNDS - 1  # read everything back now and then
