@@ -50,7 +50,8 @@ help:
 	@echo "make typecheck  mypy (strict on icechunk and icechunk_widgets)"
 	@echo "make bench      run benchmarks/run.py"
 	@echo "make chromium   install Debian chromium for the browser tests (apt, only if missing)"
-	@echo "make soak       long reliability run: 200 SIGKILLed writers, 10 min atheris per target"
+	@echo "make soak       long reliability run: 200 SIGKILLed writers, 100 SIGKILLed expire/GC/rewrite runs,"
+	@echo "                30 S3 crashes, 40 racing S3 commits, 10 min atheris per target; prints figures"
 	@echo "make venvs      build .venv, .venv-real (icechunk 2.x) and .venv-v1 (icechunk 1.1.21)"
 	@echo "make clean      remove caches and scratch output; distclean also removes the venvs"
 

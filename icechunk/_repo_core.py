@@ -59,15 +59,21 @@ def parse_snapshot_id(text: str) -> SnapshotId:
 
 
 def validate_ref_name(name: str, what: str) -> str:
-    """Reject branch/tag names that cannot be stored or would be ambiguous."""
+    """Reject branch/tag names that cannot be stored.
+
+    Spec v2 keeps refs inside the repo info file, so no name becomes an object key and
+    any string icechunk 2.3.0 accepts is accepted: empty names, ``/``, ``..``, control
+    characters. Only names that are not text (or not encodable as UTF-8) are refused.
+    """
     if not isinstance(name, str):
         raise InvalidInputError(f"{what} name must be a string", ErrorKind.INVALID_REF_NAME)
-    if not name or any(ord(c) < 32 or ord(c) == 127 for c in name):
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
         raise InvalidInputError(
-            f"invalid {what} name {name!r}: names must be non-empty and contain no "
-            "control characters",
+            f"invalid {what} name {name!r}: names must be valid UTF-8 text",
             ErrorKind.INVALID_REF_NAME,
-        )
+        ) from None
     return name
 
 

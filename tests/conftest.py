@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +27,31 @@ from interop.samples import SampleRepo
 # slow example into a failure.
 settings.register_profile("pyicechunk", deadline=None)
 settings.load_profile("pyicechunk")
+
+# Reliability figures (tests/reliability/figures.py): the run that starts first (the
+# xdist controller, or a plain run) names the file; workers inherit it through the env.
+_FIGURES_ENV = "ICECHUNK_FIGURES_FILE"
+_FIGURES_OWNED = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _FIGURES_ENV not in os.environ:
+        fd, path = tempfile.mkstemp(prefix="icechunk-figures-", suffix=".jsonl")
+        os.close(fd)
+        os.environ[_FIGURES_ENV] = path
+        config.stash[_FIGURES_OWNED] = path
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    path = config.stash.get(_FIGURES_OWNED, None)
+    if path is None or not os.path.exists(path):
+        return
+    lines = [json.loads(line) for line in Path(path).read_text().splitlines() if line]
+    os.unlink(path)
+    if lines:
+        terminalreporter.section("reliability figures")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture

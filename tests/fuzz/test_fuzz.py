@@ -25,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from interop.samples import SampleRepo
+from reliability.figures import report
 
 import icechunk as ic
 from icechunk.format.header import HEADER_SIZE, MAGIC
@@ -120,7 +121,7 @@ def check_seed_matrix(seeds: dict[str, bytes]) -> None:
 
 def test_damaged_seed_files_give_typed_errors(seeds: dict[str, bytes]) -> None:
     check_seed_matrix(seeds)
-    print(f"\ncorrupt metadata files: {dict(TALLY)}")
+    report("corrupt metadata files (fixed damage matrix)", TALLY)
     assert TALLY["files_tried"] > 300
 
 
@@ -239,4 +240,4 @@ def test_atheris_finds_no_crash(tmp_path: Path, target: str) -> None:
     )
     log = _fuzz(target, tmp_path, 600 if SOAK else 6)
     runs = [line for line in log.splitlines() if line.startswith("Done")]
-    print(f"\natheris {target}: {runs[-1]}")
+    report(f"atheris {target}", {"last_status": runs[-1].strip()})

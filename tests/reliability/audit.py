@@ -1,11 +1,10 @@
 """Repository audits used by the reliability tests: reachability and content digests.
 
 :func:`reachable_keys` walks the repo file the way garbage collection would (every
-snapshot in it, their manifests, the native chunks those reference, transaction logs
-and ops-log backups); :func:`audit` checks every reachable object exists and decodes, and
-returns the unreachable leftovers. A garbage collector can later be tested against the
-same split: it must delete exactly ``leftovers`` (minus the grace period) and nothing
-reachable.
+snapshot in it, their manifests, the native chunks those reference, their transaction
+logs and those of the ancestors an expiration folded into them, and ops-log backups); :func:`audit` checks every reachable object exists and decodes, and
+returns the unreachable leftovers. Garbage collection is tested against the same split:
+it must delete the leftovers (those older than its cutoff) and nothing reachable.
 """
 
 from __future__ import annotations
@@ -49,9 +48,11 @@ async def _reachable(storage: Storage) -> set[str]:
             keys.add(OVERWRITTEN + entry.backup_path)
     if info.repo_before_updates is not None:
         keys.add(OVERWRITTEN + info.repo_before_updates)
-    for sid in info.snapshots:
+    for sid, entry in info.snapshots.items():
         keys.add(SNAPSHOTS + str(sid))
         keys.add(TRANSACTIONS + str(sid))
+        # An expiration folds ancestors into a kept snapshot; their logs stay reachable.
+        keys.update(TRANSACTIONS + str(p) for p in entry.pruned_ancestor_tx_logs or ())
         snap = await assets.fetch_snapshot(sid)
         for file in snap.manifest_files:
             keys.add(MANIFESTS + str(file.id))
@@ -94,3 +95,12 @@ def digest_store(store: ic.IcechunkStore) -> str:
             h.update(f"{data.dtype.str}{data.shape}".encode())
             h.update(data.tobytes())
     return h.hexdigest()
+
+
+#: Object kinds garbage collection reclaims (ops-log backups and temporary files it leaves).
+COLLECTED = (SNAPSHOTS, TRANSACTIONS, MANIFESTS, CHUNKS)
+
+
+def garbage(split: Audit) -> set[str]:
+    """The leftovers garbage collection must reclaim (snapshots, logs, manifests, chunks)."""
+    return {key for key in split.leftovers if key.startswith(COLLECTED)}

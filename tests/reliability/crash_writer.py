@@ -96,8 +96,8 @@ def ref_op(repo: ic.Repository, rng: random.Random, tag: str, journal: Journal) 
     journal.write(done=op, args=list(args))
 
 
-def main() -> None:
-    path, log, seed, steps, crash_at, when = sys.argv[1:7]
+def run(path: str, log: str, seed: str, steps: str, crash_at: str, when: str) -> None:
+    """The whole writer (the command line's arguments); also a forkserver child's target."""
     rng = random.Random(int(seed))
     journal = Journal(log)
     repo = open_repo(path, int(crash_at), when)
@@ -115,4 +115,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(*sys.argv[1:7])

@@ -9,7 +9,8 @@ matched by one of its :class:`Fault` rules, which misbehave in a chosen way:
     The request waits ``delay`` seconds, then goes through.
 ``torn``
     A put stores only the first half of the bytes (honouring its condition), then fails,
-    like a non-atomic upload cut off mid-way; a get returns only the first half.
+    like a non-atomic upload cut off mid-way; a get returns only the first half; a batch
+    delete removes the keys before the matching one, then fails.
 ``lost_response``
     A put reaches the storage and succeeds, but the caller sees an error.
 ``retried``
@@ -18,7 +19,8 @@ matched by one of its :class:`Fault` rules, which misbehave in a chosen way:
     against its own first attempt (an overwrite simply succeeds twice).
 ``crash``
     The process kills itself with SIGKILL, before the request (``when="before"``) or after
-    it completed (``when="after"``); used by the crash-consistency writer.
+    it completed (``when="after"``); used by the crash-consistency writers. In a batch
+    delete, "before" means after the keys that precede the matching one were deleted.
 
 Any backend (S3, GCS, Azure, a future one) plugs in by being the ``inner`` storage; the
 rules only see keys and operations. Every fired fault is appended to :attr:`fired`.
@@ -210,7 +212,15 @@ class FaultyStorage(Storage):
 
     async def _delete_batch(self, keys: builtins.list[str]) -> int:
         faults = [self._rule("delete", key) for key in keys]
-        for fault, key in zip(faults, keys, strict=True):
+        for index, (fault, key) in enumerate(zip(faults, keys, strict=True)):
+            if fault is None:
+                continue
+            if fault.kind == "torn" or (fault.kind == "crash" and fault.when == "before"):
+                # The batch was cut off at this key: the keys before it are gone.
+                await self.inner.delete_batch(keys[:index])
+                if fault.kind == "crash":
+                    _crash()
+                raise InjectedFault(f"injected partial delete: stopped at {key!r}")
             await self._before(fault, key)
         deleted = await self.inner.delete_batch(keys)
         for fault, key in zip(faults, keys, strict=True):

@@ -3,7 +3,7 @@
 One local repository is written by a sequence of :mod:`crash_writer` processes. Each is
 killed, either by itself at a chosen storage put (before or after the request reached
 the disk) or by this process after a random delay (which can land inside a file write,
-a temporary-file rename, a lock, or Python startup). After every kill:
+a temporary-file rename, a lock, or opening the repository). After every kill:
 
 * the repository opens;
 * every snapshot reachable from any branch or tag reads back bit-identical to the
@@ -24,19 +24,19 @@ import json
 import os
 import random
 import signal
-import subprocess
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
+from multiprocessing.context import ForkServerContext
 from pathlib import Path
 
+import crash_writer
 from audit import audit, digest_of
+from children import run_killable
+from figures import report
 
 import icechunk as ic
 
 SOAK = os.environ.get("ICECHUNK_SOAK") == "1"
-WRITER = Path(__file__).with_name("crash_writer.py")
-CHECKOUT = Path(__file__).parents[2]
 RUNS = 200 if SOAK else 10
 STEPS = 8 if SOAK else 5
 
@@ -51,17 +51,11 @@ class Tally:
         return ", ".join(f"{k}={v}" for k, v in sorted(self.counts.items()))
 
 
-def run_writer(repo: Path, log: Path, seed: int, crash_at: int, when: str, kill_after: float) -> int:
-    env = {**os.environ, "PYTHONPATH": str(CHECKOUT)}
-    cmd = [sys.executable, str(WRITER), str(repo), str(log), str(seed), str(STEPS)]
-    proc = subprocess.Popen([*cmd, str(crash_at), when], env=env, stderr=subprocess.PIPE)
-    try:
-        _, err = proc.communicate(timeout=kill_after if kill_after > 0 else 300)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGKILL)
-        _, err = proc.communicate()
-    assert proc.returncode in (0, -signal.SIGKILL), err.decode()[-3000:]
-    return proc.returncode
+def run_writer(
+    processes: ForkServerContext, repo: Path, log: Path, seed: int, crash_at: int, when: str, kill_after: float
+) -> int:
+    args = (str(repo), str(log), str(seed), str(STEPS), str(crash_at), when)
+    return run_killable(processes, crash_writer.run, args, kill_after)
 
 
 def read_journal(log: Path) -> list[dict[str, object]]:
@@ -158,7 +152,9 @@ def check_repository(
     tally.counts["leftover_temp_files"] = len(list(path.rglob(".icechunk-tmp-*")))
 
 
-def test_sigkilled_writers_never_damage_committed_data(tmp_path: Path) -> None:
+def test_sigkilled_writers_never_damage_committed_data(
+    tmp_path: Path, processes: ForkServerContext
+) -> None:
     path, log = tmp_path / "repo", tmp_path / "journal"
     ic.Repository.create(ic.local_filesystem_storage(str(path)))
     rng = random.Random(20261123)
@@ -169,16 +165,16 @@ def test_sigkilled_writers_never_damage_committed_data(tmp_path: Path) -> None:
         if run % 2 == 0:
             crash_at, when, kill_after = rng.randrange(30), rng.choice(["before", "after"]), 0.0
         else:
-            crash_at, when, kill_after = -1, "before", rng.uniform(0.8, 3.0)
-        code = run_writer(path, log, 1000 + run, crash_at, when, kill_after)
+            crash_at, when, kill_after = -1, "before", rng.uniform(0.05, 0.8)
+        code = run_writer(processes, path, log, 1000 + run, crash_at, when, kill_after)
         kills += code == -signal.SIGKILL
         tally.counts["crashes_injected"] = kills
         cache = verified if run % 10 else None  # a full re-digest every tenth run
         check_repository(path, read_journal(log), kills, tally, cache)
         tally.counts["crashes_survived"] = kills
     # A last writer without faults still works on the survived repository.
-    assert run_writer(path, log, 1, -1, "before", 0.0) == 0
+    assert run_writer(processes, path, log, 1, -1, "before", 0.0) == 0
     check_repository(path, read_journal(log), kills, tally)
-    print(f"\ncrash consistency: runs={RUNS + 1}, {tally.report()}")
+    report("crash consistency (set/commit/refs)", {"runs": RUNS + 1, **tally.counts})
     assert tally.counts["commits_acknowledged"] > 0
     assert kills >= RUNS // 2, "most runs must actually be killed"

@@ -3,9 +3,7 @@
 * Node names with control characters, spaces, unicode or 10 000 characters either get a
   typed error or round-trip exactly through a commit; nothing is written outside the
   storage root. (``..``, absolute and NUL keys: tests/engine/test_corruption.py.)
-* Branch and tag names: pyicechunk accepts a subset of what icechunk 2.3.0 accepts; the
-  only difference is that it refuses empty names and control characters (typed
-  ``InvalidInputError``). Names the real wheel writes are all read back.
+* Branch and tag names: tests/reliability/test_ref_names.py.
 * Local storage never follows a symlink out of its root, even one planted inside the
   repository after it was created (see also tests/storage/test_local_storage.py).
 * Unpickling a repository, read-only session, fork, store, storage or config resolves only
@@ -15,10 +13,8 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import pickle
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +25,6 @@ import zarr
 import icechunk as ic
 
 ODD_NODE_NAMES = ["tab\there", "new\nline", "ctl\x01x", "sp ace", "ünï/cödé", "x" * 10_000, "a:b*c?"]
-REF_NAMES = [
-    "", "a/b", "..", ".", "a..b", "-x", "a b", "a\x00b", "a\nb", "a\tb", "x" * 5000, "ü",
-    "a:b", "@", "a\\b", ".hidden", "trailing/", "/lead", "a~b", "a.lock", "a/../b", "\x7f",
-    "%2e%2e", "a\u202eb", "\ud800",
-]  # fmt: skip
-
-
 def _tree(path: Path) -> set[str]:
     return {str(p.relative_to(path)) for p in path.rglob("*")}
 
@@ -62,93 +51,6 @@ def test_odd_node_names_round_trip_or_fail_typed(tmp_path: Path, name: str) -> N
     node = members[name]
     assert isinstance(node, zarr.Array)
     np.testing.assert_array_equal(node[:], [1, 2, 3])
-
-
-# --------------------------------------------------------------------------- ref names
-PROBE = """
-import json, sys, tempfile
-import icechunk as ic
-names = json.loads(sys.stdin.read())
-accepted = []
-with tempfile.TemporaryDirectory() as d:
-    repo = ic.Repository.create(ic.local_filesystem_storage(d + "/r"))
-    sid = repo.lookup_branch("main")
-    for i, n in enumerate(names):
-        try:
-            repo.create_branch(n, sid)
-            repo.create_tag(n, sid)
-            assert repo.lookup_branch(n) == sid and repo.lookup_tag(n) == sid
-            accepted.append(i)
-        except Exception:
-            pass
-print(json.dumps(accepted))
-"""
-
-
-def _accepted_by_ours(names: list[str]) -> set[int]:
-    repo = ic.Repository.create(ic.in_memory_storage())
-    sid = repo.lookup_branch("main")
-    accepted = set()
-    for i, name in enumerate(names):
-        try:
-            repo.create_branch(name, sid)
-            repo.create_tag(name, sid)
-        except ic.InvalidInputError as err:
-            assert err.kind in ("invalid-ref-name", "invalid-key"), err.kind
-            continue
-        assert repo.lookup_branch(name) == sid and repo.lookup_tag(name) == sid
-        accepted.add(i)
-    return accepted
-
-
-@pytest.mark.interop
-def test_ref_names_accepted_are_those_of_the_real_wheel_minus_control_chars(
-    real_python: str,
-) -> None:
-    names = [n for n in REF_NAMES if n != "main"]
-    proc = subprocess.run(
-        [real_python, "-I", "-c", PROBE], input=json.dumps(names), capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    real = set(json.loads(proc.stdout))
-    ours = _accepted_by_ours(names)
-    assert ours <= real, [names[i] for i in ours - real]
-    refused = {names[i] for i in real - ours}
-    assert refused == {n for n in names if n == "" or any(ord(c) < 32 or ord(c) == 127 for c in n)}
-    assert names.index("\ud800") not in real | ours
-
-
-WRITE_ODD_REFS = """
-import json, sys
-import icechunk as ic
-repo = ic.Repository.open(ic.local_filesystem_storage(sys.argv[1]))
-sid = repo.lookup_branch("main")
-for n in json.loads(sys.stdin.read()):
-    repo.create_branch(n, sid)
-    repo.create_tag(n, sid)
-print(json.dumps(sorted(repo.list_branches())))
-"""
-
-
-@pytest.mark.interop
-def test_refs_with_any_name_written_by_the_real_wheel_are_read(
-    real_python: str, tmp_path: Path
-) -> None:
-    path = tmp_path / "repo"
-    ic.Repository.create(ic.local_filesystem_storage(str(path)))
-    names = [n for n in REF_NAMES if n not in ("\ud800", "main")]
-    proc = subprocess.run(
-        [real_python, "-I", "-c", WRITE_ODD_REFS, str(path)],
-        input=json.dumps(names),
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    repo = ic.Repository.open(ic.local_filesystem_storage(str(path)))
-    assert repo.list_branches() == set(names) | {"main"}
-    assert repo.list_tags() == set(names)
-    sid = repo.lookup_branch("main")
-    assert all(repo.lookup_branch(n) == sid and repo.lookup_tag(n) == sid for n in names)
 
 
 # --------------------------------------------------------------------------- symlinks
