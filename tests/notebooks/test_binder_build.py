@@ -27,7 +27,10 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
+import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +48,7 @@ CONDA_TO_PYPI: dict[str, str | None] = {
     "python": None, "nodejs": None, "jupyterhub-singleuser": "jupyterhub",
 }
 INSTALL_TIMEOUT_S = 1800
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 pytestmark = [
     pytest.mark.slow,
@@ -222,13 +226,58 @@ def test_post_build_installed_this_checkout_and_the_demo_repository(
     assert out[2] == "True", out
 
 
-def test_jupyterlab_has_the_widget_extensions(binder_env: BinderEnv) -> None:
-    listing = _run([str(binder_env.prefix / "bin" / "jupyter"), "labextension", "list"],
+def test_every_jupyter_server_extension_loads(binder_env: BinderEnv) -> None:
+    listing = _run([str(binder_env.prefix / "bin" / "jupyter"), "server", "extension", "list"],
                    env=binder_env.env)
-    text = listing.stdout + listing.stderr
-    for extension in ("@jupyter-widgets/jupyterlab-manager", "anywidget"):
-        line = next((ln for ln in text.splitlines() if extension in ln), "")
-        assert "enabled" in line and "OK" in line, f"{extension} missing:\n{text}"
+    text = ANSI_ESCAPE.sub("", listing.stdout + listing.stderr)
+    validated = re.findall(r"Validating (\S+?)\.\.\.\n\s+(.*)", text)
+    assert {"jupyterlab", "notebook"} <= {name for name, _ in validated}, text
+    assert all(result.endswith("OK") for _, result in validated), text
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        body: bytes = response.read()
+    return body.decode()
+
+
+def test_jupyterlab_serves_the_badge_notebook_with_the_widget_extensions(
+    binder_env: BinderEnv, tmp_path: Path,
+) -> None:
+    """What the badge opens (``/lab/tree/<labpath>``) loads, and JupyterLab's page lists the
+    widget front-end extensions (anywidget's and ipywidgets' manager) it will load."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    base, token = f"http://127.0.0.1:{port}", "binder-check"
+    log = tmp_path / "jupyterlab.log"
+    with log.open("w") as stderr:
+        server = subprocess.Popen(
+            # --allow-root: this replay runs as root, Binder as jovyan.
+            [str(binder_env.prefix / "bin" / "jupyter"), "lab", "--no-browser", "--allow-root",
+             "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={token}"],
+            cwd=binder_env.repo, env=binder_env.env, stdout=subprocess.DEVNULL, stderr=stderr,
+        )
+    try:
+        page = ""
+        for _ in range(180):
+            try:
+                page = _get(f"{base}/lab/tree/notebooks/01_quickstart.ipynb?token={token}")
+                break
+            except OSError:
+                assert server.poll() is None, log.read_text()[-3000:]
+                time.sleep(1)
+        assert page, "JupyterLab did not answer within 180 s"
+        config = json.loads(re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', page,
+                                      re.DOTALL).group(1))  # type: ignore[union-attr]
+        loaded = {ext["name"] for ext in config["federated_extensions"]}
+        assert {"@jupyter-widgets/jupyterlab-manager", "anywidget"} <= loaded, loaded
+        contents = json.loads(_get(f"{base}/api/contents/notebooks/01_quickstart.ipynb"
+                                   f"?token={token}&content=0"))
+        assert contents["type"] == "notebook", contents
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
