@@ -15,8 +15,8 @@ Differences from a real Binder build: pip instead of conda/mamba for the base en
 machine's Python 3.11 patch release, root instead of the ``jovyan`` user, and the requirements
 step reuses pip's cache (``--no-cache-dir`` dropped) so a rerun takes minutes, not ten.
 
-This needs PyPI and takes long (measured: 21 min on 2 busy cores, 16.5 of them building the
-environment, 4 running the notebooks), so it runs under ``make binder-check`` (BINDER_CHECK=1)
+This needs PyPI and takes long (measured twice on 2 cores at load 10-20: 21 and 18 min, of which
+13-16.5 build the environment and 4 run the notebooks), so it runs under ``make binder-check`` (BINDER_CHECK=1)
 and skips in ``make test``; the offline checks of binder/ are in test_binder.py and
 test_binder_badge.py.
 """
