@@ -40,7 +40,7 @@ export ICECHUNK_REAL_PYTHON := $(abspath $(VENV_REAL)/bin/python)
 export ICECHUNK_V1_PYTHON := $(abspath $(VENV_V1)/bin/python)
 
 .PHONY: help venvs $(VENV) $(VENV_REAL) $(VENV_V1) test test-servers lint typecheck pytest demo bench \
-        chromium soak clean distclean
+        chromium soak binder-check binder-badge clean distclean
 
 help:
 	@echo "make demo       build .venv and the demo repository, then start JupyterLab on 127.0.0.1"
@@ -52,6 +52,8 @@ help:
 	@echo "make chromium   install Debian chromium for the browser tests (apt, only if missing)"
 	@echo "make soak       long reliability run: 200 SIGKILLed writers, 100 SIGKILLed expire/GC/rewrite runs,"
 	@echo "                30 S3 crashes, 40 racing S3 commits, 10 min atheris per target; prints figures"
+	@echo "make binder-check  replay the Binder (repo2docker) build without Docker, run the notebooks in it"
+	@echo "make binder-badge  README's Binder badge from binder/README.md (REPO=owner/name sets it)"
 	@echo "make venvs      build .venv, .venv-real (icechunk 2.x) and .venv-v1 (icechunk 1.1.21)"
 	@echo "make clean      remove caches and scratch output; distclean also removes the venvs"
 
@@ -144,6 +146,16 @@ bench: $(VENV) $(VENV_REAL)
 	else \
 		echo "benchmarks/run.py does not exist yet"; \
 	fi
+
+# repo2docker --no-build prints the Dockerfile Binder would build (no Docker daemon needed);
+# the test replays its steps in a fresh venv and runs every notebook there. Needs PyPI; minutes.
+binder-check: $(VENV)
+	BINDER_CHECK=1 $(BIN)/pytest -p no:cacheprovider -v --durations=0 tests/notebooks/test_binder_build.py
+
+# Sets BINDER_REPO in binder/README.md (REPO=owner/name, else the GitHub remote `origin`) and
+# rewrites README.md's Binder badge from it; `make test` checks that the two agree.
+binder-badge:
+	$(PYTHON) scripts/binder_badge.py $(if $(REPO),--set $(REPO),--from-git-remote)
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis .interop-cache demo-repo build \

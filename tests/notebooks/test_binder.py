@@ -11,9 +11,13 @@ import ast
 import os
 import re
 import sys
+import tomllib
+from importlib import metadata
 from pathlib import Path
 
 import nbformat
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BINDER = REPO_ROOT / "binder"
@@ -56,6 +60,50 @@ def test_every_notebook_import_is_pinned_for_binder() -> None:
         if DISTRIBUTION.get(name, name).lower().replace("_", "-") not in pins
     )
     assert not missing, f"add to binder/requirements.txt: {missing}"
+
+
+def test_pins_satisfy_the_extras_post_build_installs() -> None:
+    """postBuild's ``pip install -e .[extras]`` must not move a pin Binder was meant to run."""
+    pins = {canonicalize_name(name): version for name, version in _pinned().items()}
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    extras = re.search(r'-e "\.\[([^\]]+)\]"', (BINDER / "postBuild").read_text())
+    assert extras, "postBuild must install this checkout with its extras"
+    wanted = list(project["dependencies"])
+    for extra in extras.group(1).split(","):
+        wanted += project["optional-dependencies"][extra]
+    checked = 0
+    for requirement in map(Requirement, wanted):
+        pinned = pins.get(canonicalize_name(requirement.name))
+        if pinned is not None:
+            checked += 1
+            assert requirement.specifier.contains(pinned, prereleases=True), (
+                f"binder/requirements.txt pins {requirement.name}=={pinned}, "
+                f"pyproject.toml asks for {requirement}"
+            )
+    assert checked >= 10, f"only {checked} pins matched pyproject.toml: the scan is broken"
+
+
+def test_pins_agree_with_each_other_where_this_interpreter_knows_them() -> None:
+    """A pinned package installed here at its pinned version: its requirements on the other
+    pins hold (catches e.g. a jupyterlab pin that the pinned notebook or server rejects)."""
+    pins = {canonicalize_name(name): version for name, version in _pinned().items()}
+    checked = 0
+    for name, version in pins.items():
+        try:
+            if metadata.version(name) != version:
+                continue
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for requirement in map(Requirement, requires):
+            other = pins.get(canonicalize_name(requirement.name))
+            if other is None or (requirement.marker and not requirement.marker.evaluate()):
+                continue
+            checked += 1
+            assert requirement.specifier.contains(other, prereleases=True), (
+                f"{name}=={version} requires {requirement}, binder pins {other}"
+            )
+    assert checked, "no pinned package is installed here at its pinned version"
 
 
 def test_runtime_pins_python_311() -> None:
