@@ -433,6 +433,27 @@ class Storage(CloudConstructors, abc.ABC):
         """The settings this storage uses when none are given (a fresh copy)."""
         return self.default_settings()
 
+    def with_settings(self, settings: StorageSettings | None) -> Storage:
+        """This storage using ``settings`` (overlaid on its defaults) for its requests.
+
+        Backends with nothing to tune (memory, local disk) return themselves; object
+        stores return a copy with its own client.
+        """
+        return self
+
+    def with_repository_settings(self, overrides: StorageSettings | None) -> Storage:
+        """This storage with a repository's ``config.storage`` overlaid on its own settings.
+
+        Parameters
+        ----------
+        overrides
+            The :attr:`RepositoryConfig.storage` of the repository opened on this storage;
+            ``None`` returns this storage unchanged.
+        """
+        if overrides is None:
+            return self
+        return self.with_settings(merge_settings(self.settings, overrides))
+
     def default_settings(self) -> StorageSettings:
         """The backend's default :class:`StorageSettings` (a fresh, mutable copy)."""
         return StorageSettings(
