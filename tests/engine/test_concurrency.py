@@ -18,8 +18,7 @@ WORKERS = 4
 ATTEMPTS = 6
 
 
-def _worker(storage: ic.Storage, worker: int, queue: mp.Queue) -> None:  # type: ignore[type-arg]
-    repo = ic.Repository.open(storage)
+def _worker(repo: ic.Repository, worker: int, queue: mp.Queue) -> None:  # type: ignore[type-arg]
     landed, conflicts = [], 0
     for attempt in range(ATTEMPTS):
         session = repo.writable_session("main")
@@ -33,15 +32,14 @@ def _worker(storage: ic.Storage, worker: int, queue: mp.Queue) -> None:  # type:
 
 
 def test_racing_commits_land_or_conflict(new_storage: NewStorage) -> None:
-    storage = new_storage()  # pickled into each spawned worker
-    repo = ic.Repository.create(storage)
+    repo = ic.Repository.create(new_storage())  # pickled into each spawned worker
     session = repo.writable_session("main")
     zarr.create_array(session.store, name="counts", shape=(WORKERS * ATTEMPTS,), chunks=(1,), dtype="i4")
     base = session.commit("setup")
 
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(storage, w, queue)) for w in range(WORKERS)]
+    procs = [ctx.Process(target=_worker, args=(repo, w, queue)) for w in range(WORKERS)]
     for p in procs:
         p.start()
     results = [queue.get(timeout=240) for _ in procs]

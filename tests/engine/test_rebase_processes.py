@@ -21,8 +21,7 @@ WORKERS = 4
 COMMITS = 10
 
 
-def _worker(storage: ic.Storage, worker: int, start: mp.synchronize.Event, queue: mp.Queue) -> None:  # type: ignore[type-arg]
-    repo = ic.Repository.open(storage)
+def _worker(repo: ic.Repository, worker: int, start: mp.synchronize.Event, queue: mp.Queue) -> None:  # type: ignore[type-arg]
     start.wait()
     landed, rebased = [], 0
     for step in range(COMMITS):
@@ -36,8 +35,7 @@ def _worker(storage: ic.Storage, worker: int, start: mp.synchronize.Event, queue
 
 
 def test_every_rebased_commit_lands(new_storage: NewStorage) -> None:
-    storage = new_storage()  # pickled into each spawned worker
-    repo = ic.Repository.create(storage)
+    repo = ic.Repository.create(new_storage())  # pickled into each spawned worker
     session = repo.writable_session("main")
     zarr.create_array(
         session.store, name="grid", shape=(WORKERS, COMMITS), chunks=(1, 1), dtype="i4"
@@ -46,7 +44,7 @@ def test_every_rebased_commit_lands(new_storage: NewStorage) -> None:
 
     ctx = mp.get_context("spawn")
     start, queue = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(storage, w, start, queue)) for w in range(WORKERS)]
+    procs = [ctx.Process(target=_worker, args=(repo, w, start, queue)) for w in range(WORKERS)]
     for proc in procs:
         proc.start()
     start.set()  # all processes race from here on
