@@ -39,6 +39,11 @@ FIND_PYTHON := scripts/find_python.sh
 export ICECHUNK_REAL_PYTHON := $(abspath $(VENV_REAL)/bin/python)
 export ICECHUNK_V1_PYTHON := $(abspath $(VENV_V1)/bin/python)
 
+# The engine suite again, every repository on S3 (a moto server the tests start); tests that
+# need the local disk or do not touch storage are deselected (tests/engine/storage_kinds.py).
+ENGINE_ON_S3 = ICECHUNK_TEST_STORAGE=s3 $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup \
+	tests/engine $(PYTEST_ARGS)
+
 .PHONY: help venvs $(VENV) $(VENV_REAL) $(VENV_V1) test test-servers lint typecheck pytest demo bench \
         chromium soak binder-check binder-badge clean distclean
 
@@ -110,6 +115,7 @@ test: $(VENV) $(VENV_REAL) $(VENV_V1) test-servers chromium
 	echo "== ruff check"; $(BIN)/ruff check icechunk icechunk_widgets tests || status=1; \
 	echo "== mypy"; $(BIN)/mypy || status=1; \
 	echo "== pytest"; $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS) || status=1; \
+	echo "== pytest tests/engine on S3 (moto)"; $(ENGINE_ON_S3) || status=1; \
 	exit $$status
 
 lint: $(VENV)
@@ -120,6 +126,7 @@ typecheck: $(VENV)
 
 pytest: $(VENV) $(VENV_REAL) $(VENV_V1) test-servers chromium
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(ENGINE_ON_S3)
 
 # The reliability and fuzz tests scaled up (ICECHUNK_SOAK=1); -s prints their figures.
 soak: $(VENV) $(VENV_REAL) $(VENV_V1)

@@ -381,6 +381,29 @@ class _Tigris(_S3Like):
         super().__init__(opts)
 
 
+_SECRET_WORDS = (
+    "key",
+    "secret",
+    "token",
+    "password",
+    "sas",
+    "authorization",
+    "credential",
+    "signature",
+    "cookie",
+)
+
+
+def _masked_map(mapping: Mapping[str, str]) -> str:
+    """:func:`repr_str_map` with the values of secret-looking keys shown as ``****``."""
+
+    def secret(key: str) -> bool:
+        low = key.lower()
+        return not low.startswith("skip_") and any(w in low for w in _SECRET_WORDS)
+
+    return repr_str_map({k: "****" if secret(k) else v for k, v in mapping.items()})
+
+
 class _OptsStore(ObjectStoreConfig):
     """Shared behaviour of the kinds configured by a string map of options."""
 
@@ -397,7 +420,7 @@ class _OptsStore(ObjectStoreConfig):
 
     def _arg_reprs(self) -> list[str]:
         opts = self._args[0]
-        return ["None" if opts is None else repr_str_map(opts)]
+        return ["None" if opts is None else _masked_map(opts)]
 
     def _display(self) -> Display:
         return (self._name, [("config", self._arg_reprs()[0])])
@@ -470,7 +493,7 @@ class _Http(ObjectStoreConfig):
         return None if headers is None else dict(headers)
 
     def _arg_reprs(self) -> list[str]:
-        return ["None" if m is None else repr_str_map(m) for m in self._args]
+        return ["None" if m is None else _masked_map(m) for m in self._args]
 
     def _display(self) -> Display:
         opts, headers = self._arg_reprs()

@@ -87,6 +87,8 @@ class RepoCore:
     def __init__(self, storage: Storage, config: RepositoryConfig, spec_version: int = 2) -> None:
         self.storage = storage
         self.config = config
+        # Requests go through the storage with the repository's StorageSettings applied.
+        storage = storage.with_repository_settings(getattr(config, "storage", None))
         #: On-disk spec version, detected at open time; spec-v1 repositories are read-only.
         self.spec_version = spec_version
         compression = _compression_level(config)

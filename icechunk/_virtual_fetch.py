@@ -26,10 +26,14 @@ import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from icechunk.errors import ErrorKind, InvalidInputError, StorageError
+from icechunk.credentials import GcsCredentials
+from icechunk.errors import ErrorKind, InvalidInputError, NotFoundError, StorageError
+from icechunk.storage.base import strip_etag
+from icechunk.storage.fetch import open_object_reader
 
 if TYPE_CHECKING:
     from icechunk.config import ObjectStoreConfig
+    from icechunk.storage.fetch import ObjectReader
 
 __all__ = [
     "Checksum",
@@ -93,13 +97,6 @@ def _check_size(data: bytes, length: int) -> bytes:
     return data
 
 
-def _strip_quotes(etag: str) -> str:
-    etag = etag.strip()
-    if etag.startswith("W/"):
-        etag = etag[2:]
-    return etag[1:-1] if len(etag) >= 2 and etag[0] == etag[-1] == '"' else etag
-
-
 def _utc(seconds: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
@@ -157,7 +154,7 @@ class LocalFileFetcher:
 def _local_matches(st: os.stat_result, checksum: Checksum) -> bool:
     if checksum.etag is not None:
         current = f"{st.st_ino:x}-{st.st_mtime_ns // 1000:x}-{st.st_size:x}"
-        return _strip_quotes(checksum.etag) == current
+        return strip_etag(checksum.etag) == current
     if checksum.last_modified is not None:
         return st.st_mtime_ns <= checksum.last_modified * 1_000_000_000
     return True
@@ -187,7 +184,7 @@ class HttpFetcher:
     def _request(self, location: str, offset: int, length: int, checksum: Checksum | None) -> Any:
         headers = {**self._headers, "Range": f"bytes={offset}-{offset + length - 1}"}
         if checksum is not None and checksum.etag is not None:
-            headers["If-Match"] = f'"{_strip_quotes(checksum.etag)}"'
+            headers["If-Match"] = f'"{strip_etag(checksum.etag)}"'
         elif checksum is not None and checksum.last_modified is not None:
             when = _utc(checksum.last_modified)
             headers["If-Unmodified-Since"] = email.utils.format_datetime(when, usegmt=True)
@@ -223,7 +220,7 @@ def _seconds(text: str) -> float:
 def _http_matches(headers: Any, checksum: Checksum) -> bool:
     if checksum.etag is not None:
         etag = headers.get("ETag")
-        return etag is None or _strip_quotes(etag) == _strip_quotes(checksum.etag)
+        return etag is None or strip_etag(etag) == strip_etag(checksum.etag)
     if checksum.last_modified is not None:
         stamp = headers.get("Last-Modified")
         if stamp is None:
@@ -239,136 +236,35 @@ def _http_matches(headers: Any, checksum: Checksum) -> bool:
 # --------------------------------------------------------------------------- object stores
 
 
-class ObjectStoreFetcher:
-    """S3, GCS and Azure through obstore; one client per bucket, built on first use."""
+class ReaderFetcher:
+    """S3, GCS and Azure through the storage layer's :class:`~icechunk.storage.ObjectReader`.
 
-    def __init__(self, build: Any) -> None:
-        self._build = build
-        self._clients: dict[str, Any] = {}
+    The reader opens one storage per bucket with the same clients, credentials, retries and
+    error mapping as repositories; the checksum travels as a precondition of the ranged read.
+    """
 
-    def _client(self, bucket: str) -> Any:
-        client = self._clients.get(bucket)
-        if client is None:
-            client = self._clients[bucket] = self._build(bucket)
-        return client
+    def __init__(self, reader: ObjectReader) -> None:
+        self._reader = reader
 
     async def fetch(
         self, location: str, offset: int, length: int, checksum: Checksum | None
     ) -> bytes:
-        """Ranged GET with ``If-Match`` / ``If-Unmodified-Since`` preconditions."""
-        import obstore
-        from obstore.exceptions import NotFoundError, PreconditionError
-
-        parts = urllib.parse.urlsplit(location)
-        bucket, key = urllib.parse.unquote(parts.netloc), url_path(location).lstrip("/")
-        options: dict[str, Any] = {"range": (offset, offset + length)}
-        if checksum is not None and checksum.etag is not None:
-            options["if_match"] = _strip_quotes(checksum.etag)
-        elif checksum is not None and checksum.last_modified is not None:
-            options["if_unmodified_since"] = _utc(checksum.last_modified)
+        """Ranged read with ``If-Match`` / ``If-Unmodified-Since`` preconditions."""
+        etag = None if checksum is None else checksum.etag
+        when = None
+        if checksum is not None and etag is None and checksum.last_modified is not None:
+            when = _utc(checksum.last_modified)
         try:
-            result = await obstore.get_async(self._client(bucket), key, options=options)  # type: ignore[arg-type]
-            data = bytes(await result.bytes_async())
-        except PreconditionError:
-            raise modified_error(location) from None
+            data = await self._reader.read_if_unchanged(
+                location, offset, offset + length, etag, when
+            )
         except NotFoundError:
-            raise _fetch_error(f"Object at location {key} not found") from None
-        except Exception as exc:  # obstore raises many concrete types; all mean "fetch failed"
-            if _is_precondition(exc):
-                raise modified_error(location) from None
+            raise _fetch_error(f"Object at location {url_path(location)} not found") from None
+        except StorageError as exc:
             raise _fetch_error(f"{location}: {exc}") from exc
+        if data is None:
+            raise modified_error(location)
         return _check_size(data, length)
-
-
-def _is_precondition(exc: Exception) -> bool:
-    text = str(exc)
-    return "412" in text or "PreconditionFailed" in text or "ConditionNotMet" in text
-
-
-def _s3_builder(options: Any, credentials: object | None) -> Any:
-    from obstore.store import S3Store
-
-    kwargs: dict[str, Any] = {}
-    if options.region:
-        kwargs["region"] = options.region
-    if options.endpoint_url:
-        kwargs["endpoint"] = options.endpoint_url
-    if options.force_path_style or options.endpoint_url:
-        kwargs["virtual_hosted_style_request"] = not options.force_path_style
-    if options.requester_pays:
-        kwargs["request_payer"] = True
-    kwargs.update(_s3_credential_kwargs(credentials, bool(options.anonymous)))
-    client_options: Any = {"allow_http": bool(options.allow_http)}
-    return lambda bucket: S3Store(bucket, client_options=client_options, **kwargs)
-
-
-_WRAPPER_ATTRS = ("credentials", "_0", "inner", "value", "current", "static")
-
-
-def _unwrap(credentials: object | None, depth: int = 4) -> object | None:
-    """The innermost credentials object inside ``Credentials.S3(S3Credentials.Static(...))``.
-
-    The credential classes live in :mod:`icechunk.credentials`; this reads them by shape so
-    the fetch layer does not depend on how they nest. A refreshable credential's pickled
-    callback is called once to obtain the current static credentials.
-    """
-    cred = credentials
-    for _ in range(depth):
-        if cred is None or hasattr(cred, "access_key_id") or hasattr(cred, "bearer"):
-            return cred
-        pickled = getattr(cred, "pickled_function", None)
-        if isinstance(pickled, bytes):
-            import pickle
-
-            return _unwrap(pickle.loads(pickled)(), depth - 1)
-        inner = next((getattr(cred, a) for a in _WRAPPER_ATTRS if hasattr(cred, a)), None)
-        if inner is None:
-            return cred
-        cred = inner
-    return cred
-
-
-def _s3_credential_kwargs(credentials: object | None, anonymous: bool) -> dict[str, Any]:
-    cred = _unwrap(credentials)
-    if anonymous or (cred is not None and "Anonymous" in type(cred).__name__):
-        return {"skip_signature": True}
-    key = getattr(cred, "access_key_id", None)
-    if key is None:
-        return {}  # None / from-env: obstore reads the AWS_* environment variables
-    out = {"access_key_id": key, "secret_access_key": getattr(cred, "secret_access_key", None)}
-    token = getattr(cred, "session_token", None)
-    if token:
-        out["token"] = token
-    return out
-
-
-def _gcs_builder(opts: dict[str, str] | None, credentials: object | None) -> Any:
-    from obstore.store import GCSStore
-
-    config = dict(opts or {})
-    cred = _unwrap(credentials)
-    if cred is None or "Anonymous" in type(cred).__name__:
-        config.setdefault("skip_signature", "true")
-    return lambda bucket: GCSStore(bucket, config=config)  # type: ignore[arg-type]
-
-
-def _azure_builder(opts: dict[str, str] | None, credentials: object | None) -> Any:
-    from obstore.store import AzureStore
-
-    config = dict(opts or {})
-    if "account" in config:  # icechunk's key for what object_store calls account_name
-        config["account_name"] = config.pop("account")
-    cred = _unwrap(credentials)
-    for attr, key in (
-        ("access_key", "access_key"),
-        ("sas_token", "sas_key"),
-        ("bearer", "bearer_token"),
-        ("bearer_token", "bearer_token"),
-    ):
-        value = getattr(cred, attr, None)
-        if value:
-            config[key] = value
-    return lambda container: AzureStore(container, config=config)  # type: ignore[arg-type]
 
 
 def make_fetcher(store: ObjectStoreConfig, credentials: object | None) -> VirtualFetcher:
@@ -386,15 +282,14 @@ def make_fetcher(store: ObjectStoreConfig, credentials: object | None) -> Virtua
     if tag == "http":
         opts, headers = args[0], args[1]
         return HttpFetcher(headers, opts)
-    if tag in ("s3", "s3_compatible", "tigris"):
+    if tag == "tigris" and not args[0].endpoint_url:
         options = copy.copy(args[0])
-        if tag == "tigris" and not options.endpoint_url:
-            options.endpoint_url = "https://t3.storage.dev"
-        return ObjectStoreFetcher(_s3_builder(options, credentials))
-    if tag == "gcs":
-        return ObjectStoreFetcher(_gcs_builder(args[0], credentials))
-    if tag == "azure":
-        return ObjectStoreFetcher(_azure_builder(args[0], credentials))
+        options.endpoint_url = "https://t3.storage.dev"
+        store = type(store)(options)
+    if tag == "gcs" and credentials is None:
+        credentials = GcsCredentials.Anonymous()  # a public bucket unless told otherwise
+    if tag in ("s3", "s3_compatible", "tigris", "gcs", "azure"):
+        return ReaderFetcher(open_object_reader(store, credentials))
     raise InvalidInputError(
         f"virtual chunks cannot be read from a {type(store).__name__} store",
         ErrorKind.INVALID_VIRTUAL_REF,

@@ -386,6 +386,23 @@ def _check_range(byte_range: tuple[int, int | None] | None) -> tuple[int, int | 
     return start, end
 
 
+def strip_etag(etag: str) -> str:
+    """An ETag without weak marker and quotes (``W/"abc"`` -> ``abc``)."""
+    etag = etag.strip()
+    if etag.startswith("W/"):
+        etag = etag[2:]
+    return etag[1:-1] if len(etag) >= 2 and etag[0] == etag[-1] == '"' else etag
+
+
+def unchanged(info: StorageObjectInfo, etag: str | None, modified_by: dt.datetime | None) -> bool:
+    """Whether an object (its head) still matches a recorded ETag / modification bound."""
+    if etag is not None:
+        return info.version is None or strip_etag(str(info.version)) == strip_etag(etag)
+    if modified_by is not None:
+        return info.created_at.replace(microsecond=0) <= modified_by
+    return True
+
+
 def object_not_found(key: str) -> NotFoundError:
     """The error every backend raises when no object exists at ``key``."""
     return NotFoundError(f"object not found in storage: {key!r}", ErrorKind.OBJECT_NOT_FOUND)
@@ -433,6 +450,27 @@ class Storage(CloudConstructors, abc.ABC):
         """The settings this storage uses when none are given (a fresh copy)."""
         return self.default_settings()
 
+    def with_settings(self, settings: StorageSettings | None) -> Storage:
+        """This storage using ``settings`` (overlaid on its defaults) for its requests.
+
+        Backends with nothing to tune (memory, local disk) return themselves; object
+        stores return a copy with its own client.
+        """
+        return self
+
+    def with_repository_settings(self, overrides: StorageSettings | None) -> Storage:
+        """This storage with a repository's ``config.storage`` overlaid on its own settings.
+
+        Parameters
+        ----------
+        overrides
+            The :attr:`RepositoryConfig.storage` of the repository opened on this storage;
+            ``None`` returns this storage unchanged.
+        """
+        if overrides is None:
+            return self
+        return self.with_settings(merge_settings(self.settings, overrides))
+
     def default_settings(self) -> StorageSettings:
         """The backend's default :class:`StorageSettings` (a fresh, mutable copy)."""
         return StorageSettings(
@@ -470,6 +508,41 @@ class Storage(CloudConstructors, abc.ABC):
     async def get_with_version(self, key: str) -> tuple[bytes, VersionToken]:
         """Read a whole object together with the version token of exactly those bytes."""
         return await self._get_with_version(validate_key(key))
+
+    async def get_if_unchanged(
+        self,
+        key: str,
+        byte_range: tuple[int, int | None],
+        etag: str | None = None,
+        modified_by: dt.datetime | None = None,
+    ) -> bytes | None:
+        """Bytes ``[start, end)`` of ``key`` if the object has not changed, else ``None``.
+
+        Parameters
+        ----------
+        etag
+            The object's ETag (or GCS generation) when the caller saw it; quotes optional.
+        modified_by
+            The object must not have been modified after this time (whole seconds count).
+
+        Raises
+        ------
+        NotFoundError
+            With kind ``OBJECT_NOT_FOUND`` when the object does not exist.
+        """
+        start, end = _check_range(byte_range)
+        return await self._get_if_unchanged(validate_key(key), start, end, etag, modified_by)
+
+    async def _get_if_unchanged(
+        self, key: str, start: int, end: int | None, etag: str | None, modified_by: dt.datetime | None
+    ) -> bytes | None:
+        """Default: compare the object's head, then read (object stores send preconditions)."""
+        info = await self._head(key)
+        if info is None:
+            raise object_not_found(key)
+        if not unchanged(info, etag, modified_by):
+            return None
+        return await self._get(key, start, end)
 
     async def head(self, key: str) -> StorageObjectInfo | None:
         """Size, version and write time of an object, or ``None`` if it does not exist."""

@@ -15,6 +15,7 @@ container and reuse it.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import urllib.parse
 from typing import Any
@@ -54,6 +55,22 @@ class ObjectReader:
         """
         storage, key = self._locate(url)
         return await storage._get(key, start, end)
+
+    async def read_if_unchanged(
+        self,
+        url: str,
+        start: int,
+        end: int | None,
+        etag: str | None = None,
+        modified_by: dt.datetime | None = None,
+    ) -> bytes | None:
+        """Bytes ``[start, end)`` if the object still matches ``etag`` / ``modified_by``.
+
+        Returns ``None`` when the object changed (a failed precondition); see
+        :meth:`~icechunk.storage.Storage.get_if_unchanged`.
+        """
+        storage, key = self._locate(url)
+        return await storage.get_if_unchanged(key, (start, end), etag, modified_by)
 
     async def head(self, url: str) -> StorageObjectInfo | None:
         """Size, version (ETag/generation) and modification time of the object, or None."""

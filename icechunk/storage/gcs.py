@@ -104,6 +104,10 @@ class GcsStorage(Storage):
         """The effective settings: defaults overlaid with the ones this storage was given."""
         return merge_settings(self.default_settings(), self._user_settings)
 
+    def with_settings(self, settings: StorageSettings | None) -> GcsStorage:
+        """A copy of this storage that uses ``settings`` (overlaid on the defaults)."""
+        return GcsStorage(self._bucket_name, self._prefix, self._credentials, self._config, settings)
+
     # ------------------------------------------------------------------ client
     def _endpoint(self) -> str | None:
         return next((self._config[k] for k in _ENDPOINT_KEYS if k in self._config), None)

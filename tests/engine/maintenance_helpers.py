@@ -15,6 +15,7 @@ import numpy as np
 import zarr
 
 import icechunk as ic
+from engine.storage_kinds import storage_kind
 from icechunk.storage import Storage
 
 SIZE = 4
@@ -71,8 +72,15 @@ def total_size(storage: Storage) -> int:
 
 
 def now_after_writes() -> dt.datetime:
-    """A cutoff strictly after every write so far (the clock may not tick between calls)."""
+    """A cutoff strictly after every write so far (the clock may not tick between calls).
+
+    S3 lists whole-second modification times, which GC reads as "some time in that second"
+    (``created_entirely_before``): on S3 the cutoff is taken just after the next second
+    boundary, so that every earlier write certainly precedes it and later writes do not.
+    """
     time.sleep(0.002)
+    if storage_kind() == "s3":
+        time.sleep(1.01 - dt.datetime.now(dt.UTC).microsecond / 1_000_000)
     return dt.datetime.now(dt.UTC)
 
 

@@ -10,12 +10,13 @@ import pytest
 import zarr
 
 import icechunk as ic
+from engine.storage_kinds import NewStorage
 from icechunk.format.ids import SnapshotId
 
 
 @pytest.fixture
-def repo() -> ic.Repository:
-    repo = ic.Repository.create(ic.in_memory_storage())
+def repo(new_storage: NewStorage) -> ic.Repository:
+    repo = ic.Repository.create(new_storage())
     session = repo.writable_session("main")
     root = zarr.group(store=session.store)
     root.create_array("a", shape=(4,), chunks=(2,), dtype="i4", fill_value=0)
@@ -75,12 +76,12 @@ def test_amend_records_commit_amended_in_ops_log(repo: ic.Repository) -> None:
     assert latest.kind.new_snap_id == amended
 
 
-def test_amend_rules(repo: ic.Repository) -> None:
+def test_amend_rules(repo: ic.Repository, new_storage: NewStorage) -> None:
     with pytest.raises(ic.SessionStateError) as err:
         repo.writable_session("main").amend("no changes")
     assert err.value.kind == "no-changes-to-commit"
 
-    fresh = ic.Repository.create(ic.in_memory_storage())
+    fresh = ic.Repository.create(new_storage("fresh"))
     session = fresh.writable_session("main")
     zarr.group(store=session.store)
     with pytest.raises(ic.SessionStateError) as err:

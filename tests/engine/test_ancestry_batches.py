@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import zarr
 
 import icechunk as ic
+from engine.storage_kinds import NewStorage
 
 
-def _repo_with_commits(path: Path, n: int) -> ic.Repository:
-    repo = ic.Repository.create(ic.local_filesystem_storage(str(path)))
+def _repo_with_commits(storage: ic.Storage, n: int) -> ic.Repository:
+    repo = ic.Repository.create(storage)
     for i in range(n):
         session = repo.writable_session("main")
         zarr.create_group(session.store, path=f"g{i}")
@@ -19,8 +19,8 @@ def _repo_with_commits(path: Path, n: int) -> ic.Repository:
     return repo
 
 
-def test_blocking_and_async_ancestry_agree(tmp_path: Path) -> None:
-    repo = _repo_with_commits(tmp_path / "repo", 12)
+def test_blocking_and_async_ancestry_agree(new_storage: NewStorage) -> None:
+    repo = _repo_with_commits(new_storage(), 12)
     blocking = [s.message for s in repo.ancestry(branch="main")]
     assert blocking == [f"commit {i}" for i in reversed(range(12))] + [blocking[-1]]
 

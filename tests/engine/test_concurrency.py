@@ -1,4 +1,4 @@
-"""Several processes commit to one branch of a local repository at the same time.
+"""Several processes commit to one branch of one repository (local or S3) at the same time.
 
 Each attempt must either land or raise ConflictError; every landed commit must be in
 the branch's ancestry exactly once, and the ancestry must be a single linear chain.
@@ -7,19 +7,18 @@ the branch's ancestry exactly once, and the ancestry must be a single linear cha
 from __future__ import annotations
 
 import multiprocessing as mp
-from pathlib import Path
 
 import numpy as np
 import zarr
 
 import icechunk as ic
+from engine.storage_kinds import NewStorage
 
 WORKERS = 4
 ATTEMPTS = 6
 
 
-def _worker(path: str, worker: int, queue: mp.Queue) -> None:  # type: ignore[type-arg]
-    repo = ic.Repository.open(ic.local_filesystem_storage(path))
+def _worker(repo: ic.Repository, worker: int, queue: mp.Queue) -> None:  # type: ignore[type-arg]
     landed, conflicts = [], 0
     for attempt in range(ATTEMPTS):
         session = repo.writable_session("main")
@@ -32,16 +31,15 @@ def _worker(path: str, worker: int, queue: mp.Queue) -> None:  # type: ignore[ty
     queue.put((landed, conflicts))
 
 
-def test_racing_commits_land_or_conflict(tmp_path: Path) -> None:
-    path = str(tmp_path / "repo")
-    repo = ic.Repository.create(ic.local_filesystem_storage(path))
+def test_racing_commits_land_or_conflict(new_storage: NewStorage) -> None:
+    repo = ic.Repository.create(new_storage())  # pickled into each spawned worker
     session = repo.writable_session("main")
     zarr.create_array(session.store, name="counts", shape=(WORKERS * ATTEMPTS,), chunks=(1,), dtype="i4")
     base = session.commit("setup")
 
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(path, w, queue)) for w in range(WORKERS)]
+    procs = [ctx.Process(target=_worker, args=(repo, w, queue)) for w in range(WORKERS)]
     for p in procs:
         p.start()
     results = [queue.get(timeout=240) for _ in procs]

@@ -12,10 +12,11 @@ import pytest
 import zarr
 
 import icechunk as ic
+from engine.storage_kinds import NewStorage
 
 
-def test_conflicts_are_listed_by_kind() -> None:
-    repo = ic.Repository.create(ic.in_memory_storage())
+def test_conflicts_are_listed_by_kind(new_storage: NewStorage) -> None:
+    repo = ic.Repository.create(new_storage())
     session = repo.writable_session("main")
     root = zarr.group(store=session.store)
     root.create_array("foo/bar/some-array", shape=(10, 10), chunks=(1, 1), dtype="i4")

@@ -15,14 +15,15 @@ import zarr
 from interop import harness
 
 import icechunk as ic
+from engine.storage_kinds import NewStorage
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 Edit = Callable[[ic.Session], None]
 
 
-def _setup(path: Path) -> ic.Repository:
-    repo = ic.Repository.create(ic.local_filesystem_storage(str(path)))
+def _setup(storage: ic.Storage) -> ic.Repository:
+    repo = ic.Repository.create(storage)
     session = repo.writable_session("main")
     root = zarr.group(session.store)
     root.create_array("a", shape=(4,), chunks=(1,), dtype="i4", fill_value=0)
@@ -52,8 +53,8 @@ def _delete(path: str) -> Edit:
     return edit
 
 
-def _race(tmp_path: Path, theirs: Edit, ours: Edit) -> tuple[ic.Repository, ic.Session]:
-    repo = _setup(tmp_path / "repo")
+def _race(new_storage: NewStorage, theirs: Edit, ours: Edit) -> tuple[ic.Repository, ic.Session]:
+    repo = _setup(new_storage())
     first, second = repo.writable_session("main"), repo.writable_session("main")
     theirs(first)
     first.commit("theirs")
@@ -70,8 +71,8 @@ def _summary(err: ic.RebaseFailedError) -> list[tuple[str, str, list[list[int]] 
     return sorted((c.conflict_type.name, c.path, c.conflicted_chunks) for c in err.conflicts)
 
 
-def test_disjoint_chunks_rebase_and_land(tmp_path: Path) -> None:
-    repo, session = _race(tmp_path, _write(0, 1), _write(1, 2))
+def test_disjoint_chunks_rebase_and_land(new_storage: NewStorage) -> None:
+    repo, session = _race(new_storage, _write(0, 1), _write(1, 2))
     with pytest.raises(ic.ConflictError):
         session.commit("plain")
     session.commit("ours", rebase_with=ic.ConflictDetector())
@@ -79,8 +80,8 @@ def test_disjoint_chunks_rebase_and_land(tmp_path: Path) -> None:
     assert len(list(repo.ancestry(branch="main"))) == 4
 
 
-def test_same_chunk_fails_with_detector(tmp_path: Path) -> None:
-    _, session = _race(tmp_path, _write(0, 1), _write(slice(0, 2), 2))
+def test_same_chunk_fails_with_detector(new_storage: NewStorage) -> None:
+    _, session = _race(new_storage, _write(0, 1), _write(slice(0, 2), 2))
     with pytest.raises(ic.RebaseFailedError) as info:
         session.commit("ours", rebase_with=ic.ConflictDetector())
     assert _summary(info.value) == [("ChunkDoubleUpdate", "/a", [[0]])]
@@ -93,30 +94,30 @@ def test_same_chunk_fails_with_detector(tmp_path: Path) -> None:
     [(ic.VersionSelection.UseOurs, [2, 2, 0, 0]), (ic.VersionSelection.UseTheirs, [1, 2, 0, 0])],
 )
 def test_basic_solver_chunk_choice(
-    tmp_path: Path, choice: ic.VersionSelection, expected: list[int]
+    new_storage: NewStorage, choice: ic.VersionSelection, expected: list[int]
 ) -> None:
-    repo, session = _race(tmp_path, _write(0, 1), _write(slice(0, 2), 2))
+    repo, session = _race(new_storage, _write(0, 1), _write(slice(0, 2), 2))
     session.commit("ours", rebase_with=ic.BasicConflictSolver(on_chunk_conflict=choice))
     assert _values(repo) == expected
 
 
-def test_basic_solver_fail_choice(tmp_path: Path) -> None:
-    _, session = _race(tmp_path, _write(0, 1), _write(0, 2))
+def test_basic_solver_fail_choice(new_storage: NewStorage) -> None:
+    _, session = _race(new_storage, _write(0, 1), _write(0, 2))
     solver = ic.BasicConflictSolver(on_chunk_conflict=ic.VersionSelection.Fail)
     with pytest.raises(ic.RebaseFailedError) as info:
         session.commit("ours", rebase_with=solver)
     assert _summary(info.value) == [("ChunkDoubleUpdate", "/a", [[0]])]
 
 
-def test_metadata_double_update(tmp_path: Path) -> None:
-    _, session = _race(tmp_path, _attrs("g"), _attrs("g"))
+def test_metadata_double_update(new_storage: NewStorage) -> None:
+    _, session = _race(new_storage, _attrs("g"), _attrs("g"))
     with pytest.raises(ic.RebaseFailedError) as info:
         session.rebase(ic.BasicConflictSolver())
     assert _summary(info.value) == [("ZarrMetadataDoubleUpdate", "/g", None)]
 
 
-def test_delete_of_updated_array(tmp_path: Path) -> None:
-    repo, session = _race(tmp_path, _write(0, 1), _delete("a"))
+def test_delete_of_updated_array(new_storage: NewStorage) -> None:
+    repo, session = _race(new_storage, _write(0, 1), _delete("a"))
     with pytest.raises(ic.RebaseFailedError) as info:
         session.rebase(ic.BasicConflictSolver(fail_on_delete_of_updated_array=True))
     assert _summary(info.value) == [("DeleteOfUpdatedArray", "/a", None)]
@@ -124,8 +125,8 @@ def test_delete_of_updated_array(tmp_path: Path) -> None:
     assert "a" not in zarr.open_group(repo.readonly_session("main").store, mode="r")
 
 
-def test_explicit_rebase_then_commit(tmp_path: Path) -> None:
-    repo, session = _race(tmp_path, _write(3, 7), _write(2, 5))
+def test_explicit_rebase_then_commit(new_storage: NewStorage) -> None:
+    repo, session = _race(new_storage, _write(3, 7), _write(2, 5))
     tip = repo.lookup_branch("main")
     assert session.snapshot_id != tip
     session.rebase(ic.ConflictDetector())
@@ -140,8 +141,8 @@ def _values_of(session: ic.Session) -> list[int]:
     return [int(v) for v in zarr.open_array(session.store, path="a", mode="r")[:]]
 
 
-def test_rebase_over_several_commits(tmp_path: Path) -> None:
-    repo = _setup(tmp_path / "repo")
+def test_rebase_over_several_commits(new_storage: NewStorage) -> None:
+    repo = _setup(new_storage())
     ours = repo.writable_session("main")
     for i in range(3):
         other = repo.writable_session("main")
@@ -229,10 +230,10 @@ def test_conflicts_match_reference_wheel(tmp_path: Path) -> None:
     }
 
 
-def test_commit_lands_when_the_solver_resolves_every_change_away() -> None:
+def test_commit_lands_when_the_solver_resolves_every_change_away(new_storage: NewStorage) -> None:
     # Same behaviour as the reference: the session had changes when commit was called,
     # so the rebased (now empty) commit is still recorded instead of failing as empty.
-    repo = ic.Repository.create(ic.in_memory_storage())
+    repo = ic.Repository.create(new_storage())
     setup = repo.writable_session("main")
     zarr.create_array(setup.store, name="a", shape=(4,), chunks=(2,), dtype="i4")[:] = 1
     setup.commit("setup")

@@ -33,6 +33,10 @@ from zarr.core.sync import sync
 import icechunk as ic
 from icechunk.format.header import HEADER_SIZE, MAGIC
 
+pytestmark = pytest.mark.local_only(
+    reason="damages object files and plants hostile paths on the local disk"
+)
+
 HAS_DIFF = hasattr(ic.Repository, "diff")
 SPEC_AT = HEADER_SIZE - 3
 TYPE_AT = HEADER_SIZE - 2

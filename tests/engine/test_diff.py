@@ -7,7 +7,6 @@ Expected values were observed by running the same operations under the real icec
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,11 +14,12 @@ import zarr
 from interop import harness
 
 import icechunk
+from engine.storage_kinds import NewStorage
 from icechunk import Diff, ErrorKind, InvalidInputError, Repository, Update, UpdateType
 
 
-def _repo() -> Repository:
-    return Repository.create(icechunk.in_memory_storage())
+def _repo(storage: icechunk.Storage) -> Repository:
+    return Repository.create(storage)
 
 
 def _fields(diff: Diff) -> dict[str, Any]:
@@ -47,8 +47,8 @@ def _first_commit(repo: Repository) -> tuple[str, Diff]:
     return s.commit("c1"), status
 
 
-def test_status_before_commit_and_diff_of_first_commit() -> None:
-    repo = _repo()
+def test_status_before_commit_and_diff_of_first_commit(new_storage: NewStorage) -> None:
+    repo = _repo(new_storage())
     init = repo.lookup_branch("main")
     c1, status = _first_commit(repo)
     assert _fields(status) == {
@@ -73,8 +73,8 @@ def test_status_before_commit_and_diff_of_first_commit() -> None:
     assert c1 == repo.lookup_branch("main")
 
 
-def test_updates_and_deletes() -> None:
-    repo = _repo()
+def test_updates_and_deletes(new_storage: NewStorage) -> None:
+    repo = _repo(new_storage())
     c1, _ = _first_commit(repo)
     s = repo.writable_session("main")
     assert s.status().is_empty()
@@ -110,8 +110,8 @@ def test_updates_and_deletes() -> None:
     assert "icechunk.snapshots.Diff" in page and "<code>/tmp</code>" in page
 
 
-def test_multi_commit_ranges_cancel_created_then_deleted() -> None:
-    repo = _repo()
+def test_multi_commit_ranges_cancel_created_then_deleted(new_storage: NewStorage) -> None:
+    repo = _repo(new_storage())
     s = repo.writable_session("main")
     root = zarr.group(s.store)
     root.create_group("g")
@@ -159,8 +159,8 @@ def test_multi_commit_ranges_cancel_created_then_deleted() -> None:
     assert async_diff == repo.diff(from_snapshot_id=c3, to_snapshot_id=c5)
 
 
-def test_many_chunks_are_summarised() -> None:
-    repo = _repo()
+def test_many_chunks_are_summarised(new_storage: NewStorage) -> None:
+    repo = _repo(new_storage())
     s = repo.writable_session("main")
     zarr.group(s.store).create_array("arr", shape=(30, 12), chunks=(1, 1), dtype="i1")[:] = 1
     text = repr(s.status())
@@ -168,8 +168,8 @@ def test_many_chunks_are_summarised() -> None:
     assert len(s.status().updated_chunks["/arr"]) == 360
 
 
-def test_non_ancestor_and_bad_arguments() -> None:
-    repo = _repo()
+def test_non_ancestor_and_bad_arguments(new_storage: NewStorage) -> None:
+    repo = _repo(new_storage())
     init = repo.lookup_branch("main")
     c1, _ = _first_commit(repo)
     for start, end in ((c1, init), (c1, c1)):
@@ -213,8 +213,8 @@ def _ops_sequence(repo: Repository) -> tuple[str, str]:
     return c1, c2
 
 
-def test_ops_log_kinds() -> None:
-    repo = _repo()
+def test_ops_log_kinds(new_storage: NewStorage) -> None:
+    repo = _repo(new_storage())
     c1, c2 = _ops_sequence(repo)
     ops = list(repo.ops_log())
     assert [type(u.kind).__name__ for u in ops] == REAL_KINDS
@@ -240,10 +240,10 @@ def test_ops_log_kinds() -> None:
     assert asyncio.run(collect()) == ops
 
 
-def test_ops_log_follows_backups(tmp_path: Path) -> None:
+def test_ops_log_follows_backups(new_storage: NewStorage) -> None:
     config = icechunk.RepositoryConfig.default()
     config.num_updates_per_repo_info_file = 3
-    repo = Repository.create(icechunk.local_filesystem_storage(str(tmp_path)), config)
+    repo = Repository.create(new_storage(), config)
     _ops_sequence(repo)
     assert [type(u.kind).__name__ for u in repo.ops_log()] == REAL_KINDS
 

@@ -21,6 +21,7 @@ from engine.maintenance_helpers import (
     write,
     written_at,
 )
+from engine.storage_kinds import NewStorage
 from icechunk.errors import AlreadyExistsError, ErrorKind
 from icechunk.format.ids import SnapshotId
 from icechunk.format.repo_info import decode_repo_info
@@ -42,9 +43,9 @@ def _pruned(repo: ic.Repository, snapshot_id: str) -> list[str] | None:
 
 
 @pytest.fixture
-def history() -> tuple[ic.Repository, list[str]]:
+def history(new_storage: NewStorage) -> tuple[ic.Repository, list[str]]:
     """main: create, w0 (branch feat), w1 (tag t1), w2, then tip 'new' after the cut."""
-    repo = new_repo()
+    repo = new_repo(new_storage())
     snaps = [write(repo, "main", i, i) for i in range(4)]
     repo.create_branch("feat", snaps[1])
     repo.create_tag("t1", snaps[2])
@@ -86,8 +87,8 @@ def test_expiration_is_one_logged_update(history: tuple[ic.Repository, list[str]
     assert op_kinds(repo, 1) == ["ExpirationRan"]
 
 
-def test_nothing_to_expire_still_logs_the_run() -> None:
-    repo = new_repo()
+def test_nothing_to_expire_still_logs_the_run(new_storage: NewStorage) -> None:
+    repo = new_repo(new_storage())
     snap = write(repo, "main", 0, 1)
     assert repo.expire_snapshots(dt.datetime(2000, 1, 1, tzinfo=dt.UTC)) == set()
     assert op_kinds(repo, 2) == ["ExpirationRan", "NewCommit"]
@@ -108,8 +109,8 @@ def test_expired_refs_are_deleted_when_asked(history: tuple[ic.Repository, list[
     assert info.value.kind == ErrorKind.TAG_PREVIOUSLY_DELETED
 
 
-def test_main_tip_never_expires_but_a_branch_sharing_it_is_deleted() -> None:
-    repo = new_repo()
+def test_main_tip_never_expires_but_a_branch_sharing_it_is_deleted(new_storage: NewStorage) -> None:
+    repo = new_repo(new_storage())
     write(repo, "main", 0, 1)
     tip = write(repo, "main", 1, 2)
     repo.create_branch("same", tip)
@@ -121,8 +122,8 @@ def test_main_tip_never_expires_but_a_branch_sharing_it_is_deleted() -> None:
     assert read(repo, branch="main") == [1, 2, -1, -1]
 
 
-def test_refs_at_the_root_are_never_deleted() -> None:
-    repo = new_repo()
+def test_refs_at_the_root_are_never_deleted(new_storage: NewStorage) -> None:
+    repo = new_repo(new_storage())
     repo.create_branch("empty", INITIAL)
     repo.create_tag("start", INITIAL)
     write(repo, "main", 0, 1)
@@ -132,8 +133,8 @@ def test_refs_at_the_root_are_never_deleted() -> None:
     assert repo.list_tags() == {"start"}
 
 
-def test_a_second_expiration_splices_earlier_pruned_ids() -> None:
-    repo = new_repo()
+def test_a_second_expiration_splices_earlier_pruned_ids(new_storage: NewStorage) -> None:
+    repo = new_repo(new_storage())
     snaps = [write(repo, "main", i % 4, i) for i in range(5)]
     repo.expire_snapshots(written_at(repo, snaps[2]))
     assert _pruned(repo, snaps[2]) == snaps[:2]
@@ -148,8 +149,8 @@ async def test_async_expire(history: tuple[ic.Repository, list[str]]) -> None:
     assert expired == {snaps[0], snaps[3]}
 
 
-def test_unreachable_snapshots_expire_too() -> None:
-    repo = new_repo()
+def test_unreachable_snapshots_expire_too(new_storage: NewStorage) -> None:
+    repo = new_repo(new_storage())
     first = write(repo, "main", 0, 1)
     dangling = write(repo, "main", 1, 2)
     repo.reset_branch("main", first)
@@ -165,8 +166,8 @@ def test_unreachable_snapshots_expire_too() -> None:
     [dt.datetime(2020, 1, 1), "2020-01-01", 1577836800, dt.date(2020, 1, 1)],
     ids=["naive", "str", "int", "date"],
 )
-def test_bad_time_bounds_are_type_errors(bad: object) -> None:
-    repo = new_repo()
+def test_bad_time_bounds_are_type_errors(new_storage: NewStorage, bad: object) -> None:
+    repo = new_repo(new_storage())
     with pytest.raises(TypeError):
         repo.expire_snapshots(bad)  # type: ignore[arg-type]
     assert op_kinds(repo, 1) == ["RepoInitialized"]

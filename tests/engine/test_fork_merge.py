@@ -5,20 +5,20 @@ from __future__ import annotations
 import multiprocessing as mp
 import pickle
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
 import zarr
 
 import icechunk as ic
+from engine.storage_kinds import NewStorage
 from icechunk.distributed import extract_session, merge_sessions
 
 N = 8
 
 
-def _repo(path: Path) -> ic.Repository:
-    repo = ic.Repository.create(ic.local_filesystem_storage(str(path)))
+def _repo(storage: ic.Storage) -> ic.Repository:
+    repo = ic.Repository.create(storage)
     session = repo.writable_session("main")
     zarr.create_array(session.store, name="a", shape=(N,), chunks=(1,), dtype="i4", fill_value=0)
     session.commit("init")
@@ -36,8 +36,8 @@ def _expected() -> np.ndarray:
     return np.arange(N, dtype="i4") + 100
 
 
-def test_fork_write_merge_commit_in_process(tmp_path: Path) -> None:
-    repo = _repo(tmp_path)
+def test_fork_write_merge_commit_in_process(new_storage: NewStorage) -> None:
+    repo = _repo(new_storage())
     session = repo.writable_session("main")
     forks = [session.fork(), session.fork()]
     assert all(isinstance(f, ic.ForkSession) and not f.read_only for f in forks)
@@ -54,8 +54,8 @@ def test_fork_write_merge_commit_in_process(tmp_path: Path) -> None:
     np.testing.assert_array_equal(arr[:], _expected())
 
 
-def test_fork_write_merge_commit_in_worker_processes(tmp_path: Path) -> None:
-    repo = _repo(tmp_path)
+def test_fork_write_merge_commit_in_worker_processes(new_storage: NewStorage) -> None:
+    repo = _repo(new_storage())
     session = repo.writable_session("main")
     ctx = mp.get_context("spawn")
     with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
@@ -69,23 +69,23 @@ def test_fork_write_merge_commit_in_worker_processes(tmp_path: Path) -> None:
     np.testing.assert_array_equal(arr[:], _expected())
 
 
-def test_fork_store_pickles(tmp_path: Path) -> None:
-    repo = _repo(tmp_path)
+def test_fork_store_pickles(new_storage: NewStorage) -> None:
+    repo = _repo(new_storage())
     fork = repo.writable_session("main").fork()
     store = pickle.loads(pickle.dumps(fork.store))
     assert isinstance(store.session, ic.ForkSession)
     assert not store.read_only
 
 
-def test_read_only_session_cannot_fork(tmp_path: Path) -> None:
-    repo = _repo(tmp_path)
+def test_read_only_session_cannot_fork(new_storage: NewStorage) -> None:
+    repo = _repo(new_storage())
     with pytest.raises(ic.SessionStateError) as info:
         repo.readonly_session("main").fork()
     assert info.value.kind == "cannot-fork-read-only-session"
 
 
-def test_fork_cannot_commit(tmp_path: Path) -> None:
-    repo = _repo(tmp_path)
+def test_fork_cannot_commit(new_storage: NewStorage) -> None:
+    repo = _repo(new_storage())
     fork = repo.writable_session("main").fork()
     zarr.open_array(fork.store, path="a", mode="r+")[0] = 1
     with pytest.raises(ic.SessionStateError) as info:
@@ -94,8 +94,8 @@ def test_fork_cannot_commit(tmp_path: Path) -> None:
     assert "merge" in str(info.value)
 
 
-def test_writable_session_and_store_still_refuse_pickling(tmp_path: Path) -> None:
-    repo = _repo(tmp_path)
+def test_writable_session_and_store_still_refuse_pickling(new_storage: NewStorage) -> None:
+    repo = _repo(new_storage())
     session = repo.writable_session("main")
     session.fork()
     for obj in (session, session.store):
@@ -103,15 +103,15 @@ def test_writable_session_and_store_still_refuse_pickling(tmp_path: Path) -> Non
             pickle.dumps(obj)
 
 
-def test_read_only_session_cannot_merge(tmp_path: Path) -> None:
-    repo = _repo(tmp_path)
+def test_read_only_session_cannot_merge(new_storage: NewStorage) -> None:
+    repo = _repo(new_storage())
     fork = repo.writable_session("main").fork()
     with pytest.raises(ic.ReadOnlyError):
         repo.readonly_session("main").merge(fork)
 
 
-def test_fork_inherits_uncommitted_changes(tmp_path: Path) -> None:
-    repo = _repo(tmp_path)
+def test_fork_inherits_uncommitted_changes(new_storage: NewStorage) -> None:
+    repo = _repo(new_storage())
     session = repo.writable_session("main")
     zarr.open_array(session.store, path="a", mode="r+")[0] = 5
     fork = session.fork()
@@ -121,8 +121,8 @@ def test_fork_inherits_uncommitted_changes(tmp_path: Path) -> None:
     assert not fork.has_uncommitted_changes
 
 
-def test_overlapping_writes_last_merged_wins(tmp_path: Path) -> None:
-    repo = _repo(tmp_path)
+def test_overlapping_writes_last_merged_wins(new_storage: NewStorage) -> None:
+    repo = _repo(new_storage())
     session = repo.writable_session("main")
     first, second = session.fork(), session.fork()
     zarr.open_array(first.store, path="a", mode="r+")[0] = 1
@@ -131,9 +131,9 @@ def test_overlapping_writes_last_merged_wins(tmp_path: Path) -> None:
     assert zarr.open_array(session.store, path="a", mode="r")[0] == 2
 
 
-def test_merge_of_fork_from_another_base_is_accepted(tmp_path: Path) -> None:
+def test_merge_of_fork_from_another_base_is_accepted(new_storage: NewStorage) -> None:
     # The reference wheel does not compare base snapshots when merging; neither do we.
-    repo = _repo(tmp_path)
+    repo = _repo(new_storage())
     old = repo.writable_session("main")
     mover = repo.writable_session("main")
     zarr.open_array(mover.store, path="a", mode="r+")[2] = 9
@@ -147,8 +147,8 @@ def test_merge_of_fork_from_another_base_is_accepted(tmp_path: Path) -> None:
     assert arr[2] == 9 and arr[3] == 7
 
 
-def test_forks_merge_into_forks_and_merge_sessions(tmp_path: Path) -> None:
-    repo = _repo(tmp_path)
+def test_forks_merge_into_forks_and_merge_sessions(new_storage: NewStorage) -> None:
+    repo = _repo(new_storage())
     session = repo.writable_session("main")
     a, b, c = session.fork(), session.fork(), session.fork()
     zarr.open_array(b.store, path="a", mode="r+")[1] = 11

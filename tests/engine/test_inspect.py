@@ -11,13 +11,14 @@ from zarr.core.sync import sync
 
 import icechunk as ic
 from engine.maintenance_helpers import new_repo, write, written_at
+from engine.storage_kinds import NewStorage
 from icechunk.errors import InvalidInputError
 
 INITIAL = "1CECHNKREP0F1RSTCMT0"
 
 
-def test_snapshot_view() -> None:
-    repo = new_repo()
+def test_snapshot_view(new_storage: NewStorage) -> None:
+    repo = new_repo(new_storage())
     sid = write(repo, "main", 1, 5)
     view = repo.inspect_snapshot(sid)
     assert view["id"] == sid and view["commit_message"] == "a[1] = 5"
@@ -31,9 +32,9 @@ def test_snapshot_view() -> None:
     json.dumps(view)  # plain JSON data
 
 
-def test_manifest_view_counts_refs_by_kind() -> None:
+def test_manifest_view_counts_refs_by_kind(new_storage: NewStorage) -> None:
     config = ic.RepositoryConfig(inline_chunk_threshold_bytes=64)
-    repo = ic.Repository.create(ic.in_memory_storage(), config=config)
+    repo = ic.Repository.create(new_storage(), config=config)
     session = repo.writable_session("main")
     array = zarr.group(store=session.store).create_array(
         "x", shape=(2, 100), chunks=(1, 100), dtype="f8", compressors=None
@@ -50,8 +51,8 @@ def test_manifest_view_counts_refs_by_kind() -> None:
         repo.inspect_manifest("not an id")
 
 
-def test_transaction_log_view_merges_pruned_ancestors() -> None:
-    repo = new_repo()
+def test_transaction_log_view_merges_pruned_ancestors(new_storage: NewStorage) -> None:
+    repo = new_repo(new_storage())
     snaps = [write(repo, "main", i, i) for i in range(3)]
     own = repo.inspect_transaction_log(snaps[2])
     assert own["updated_chunks"][0]["chunks"] == [[2]]
@@ -68,9 +69,9 @@ def test_transaction_log_view_merges_pruned_ancestors() -> None:
     assert again["synthetic_composite"]["missing_tx_logs"] == [snaps[0]]
 
 
-def test_repo_info_view() -> None:
+def test_repo_info_view(new_storage: NewStorage) -> None:
     config = ic.RepositoryConfig(num_updates_per_repo_info_file=3)
-    repo = ic.Repository.create(ic.in_memory_storage(), config=config)
+    repo = ic.Repository.create(new_storage(), config=config)
     sid = write(repo, "main", 0, 1)
     repo.create_tag("t", sid)
     repo.delete_tag("t")
@@ -88,16 +89,16 @@ def test_repo_info_view() -> None:
     assert len(updates) == 3 and view["repo_before_updates"]
 
 
-def test_unknown_snapshots_are_not_found() -> None:
-    repo = new_repo()
+def test_unknown_snapshots_are_not_found(new_storage: NewStorage) -> None:
+    repo = new_repo(new_storage())
     with pytest.raises(ic.SnapshotNotFoundError):
         repo.inspect_snapshot("0" * 20)
     with pytest.raises(ic.SnapshotNotFoundError):
         repo.inspect_transaction_log("0" * 20)
 
 
-async def test_async_views() -> None:
-    repo = new_repo()
+async def test_async_views(new_storage: NewStorage) -> None:
+    repo = new_repo(new_storage())
     sid = write(repo, "main", 0, 1)
     assert (await repo.inspect_snapshot_async(sid))["id"] == sid
     assert (await repo.inspect_repo_info_async())["branches"]["main"] == sid

@@ -13,12 +13,13 @@ import pytest
 import zarr
 
 import icechunk as ic
+from engine.storage_kinds import NewStorage
 from icechunk._moves import blocked_move, moved_path
 
 
 @pytest.fixture
-def repo() -> ic.Repository:
-    repo = ic.Repository.create(ic.in_memory_storage())
+def repo(new_storage: NewStorage) -> ic.Repository:
+    repo = ic.Repository.create(new_storage())
     session = repo.writable_session("main")
     root = zarr.group(store=session.store)
     group = root.create_group("my/old/path")

@@ -9,14 +9,16 @@ otherwise reports exactly the overlapping chunk indices.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import zarr
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import icechunk as ic
+from engine.storage_kinds import examples
 
 #: Arrays of the base commit: name -> (shape, chunk shape).
 ARRAYS = {"a": ((4, 4), (2, 2)), "b": ((6,), (2,))}
@@ -80,6 +82,7 @@ def _contents(repo: ic.Repository) -> dict[str, Any]:
 
 
 def _serial(first: tuple[str, list[Write], dict[str, Any]], second: tuple[str, list[Write], dict[str, Any]]) -> dict[str, Any]:
+    # The oracle: the same commits done one after the other, in memory.
     repo = ic.Repository.create(ic.in_memory_storage())
     _base(repo)
     _commit(repo, *first)
@@ -91,7 +94,7 @@ def _touched(ops: list[Write]) -> set[tuple[str, tuple[int, ...]]]:
     return {(name, index) for name, index, _ in ops}
 
 
-@settings(max_examples=40)
+@settings(max_examples=examples(40), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     ops_a=writes,
     ops_b=writes,
@@ -100,13 +103,14 @@ def _touched(ops: list[Write]) -> set[tuple[str, tuple[int, ...]]]:
     solver=st.sampled_from(["UseOurs", "UseTheirs", "Detector"]),
 )
 def test_rebased_sessions_equal_serial_writes(
+    unique_storage: Callable[[], ic.Storage],
     ops_a: list[Write],
     ops_b: list[Write],
     extra_a: dict[str, Any],
     extra_b: dict[str, Any],
     solver: str,
 ) -> None:
-    repo = ic.Repository.create(ic.in_memory_storage())
+    repo = ic.Repository.create(unique_storage())  # the backend under test
     _base(repo)
     session_a = repo.writable_session("main")
     session_b = repo.writable_session("main")

@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing as mp
-from pathlib import Path
 
 import numpy as np
 import zarr
 
 import icechunk as ic
+from engine.storage_kinds import NewStorage
 
 WORKERS = 4
 COMMITS = 10
 
 
-def _worker(path: str, worker: int, start: mp.synchronize.Event, queue: mp.Queue) -> None:  # type: ignore[type-arg]
-    repo = ic.Repository.open(ic.local_filesystem_storage(path))
+def _worker(repo: ic.Repository, worker: int, start: mp.synchronize.Event, queue: mp.Queue) -> None:  # type: ignore[type-arg]
     start.wait()
     landed, rebased = [], 0
     for step in range(COMMITS):
@@ -35,9 +34,8 @@ def _worker(path: str, worker: int, start: mp.synchronize.Event, queue: mp.Queue
     queue.put((worker, landed, rebased))
 
 
-def test_every_rebased_commit_lands(tmp_path: Path) -> None:
-    path = str(tmp_path / "repo")
-    repo = ic.Repository.create(ic.local_filesystem_storage(path))
+def test_every_rebased_commit_lands(new_storage: NewStorage) -> None:
+    repo = ic.Repository.create(new_storage())  # pickled into each spawned worker
     session = repo.writable_session("main")
     zarr.create_array(
         session.store, name="grid", shape=(WORKERS, COMMITS), chunks=(1, 1), dtype="i4"
@@ -46,7 +44,7 @@ def test_every_rebased_commit_lands(tmp_path: Path) -> None:
 
     ctx = mp.get_context("spawn")
     start, queue = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(path, w, start, queue)) for w in range(WORKERS)]
+    procs = [ctx.Process(target=_worker, args=(repo, w, start, queue)) for w in range(WORKERS)]
     for proc in procs:
         proc.start()
     start.set()  # all processes race from here on

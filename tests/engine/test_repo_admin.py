@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
 import zarr
 
 import icechunk as ic
+from engine.storage_kinds import NewStorage
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> ic.Repository:
-    return ic.Repository.create(ic.local_filesystem_storage(str(tmp_path / "repo")))
+def repo(new_storage: NewStorage) -> ic.Repository:
+    return ic.Repository.create(new_storage())
 
 
 def _commit_group(repo: ic.Repository, branch: str, path: str, message: str) -> str:
@@ -180,9 +180,9 @@ def test_ancestry_graph_lanes_and_labels(repo: ic.Repository) -> None:
 
 
 # ---------------------------------------------------------------- module-level helpers
-def test_fetch_spec_version(tmp_path: Path, repo: ic.Repository) -> None:
+def test_fetch_spec_version(new_storage: NewStorage, repo: ic.Repository) -> None:
     assert ic.Repository.fetch_spec_version(repo.storage) == ic.SpecVersion.v2
-    empty = ic.local_filesystem_storage(str(tmp_path / "empty"))
+    empty = new_storage("empty")
     assert ic.Repository.fetch_spec_version(empty) is None
     assert ic.supported_spec_versions() == [ic.SpecVersion.v2, ic.SpecVersion.v1]
 

@@ -1,32 +1,35 @@
-"""Repository, branch, tag, history and session behaviour on memory, local disk and S3 (moto)."""
+"""Repository, branch, tag, history and session behaviour on memory and the suite's backend.
+
+The backend is the local filesystem, or S3 on moto in the ``ICECHUNK_TEST_STORAGE=s3`` pass
+(see ``engine.storage_kinds``).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import pickle
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import zarr
-from servers.fixtures import s3_bucket, s3_server
 
 import icechunk as ic
-
-_FIXTURES = (s3_bucket, s3_server)  # used by name through request.getfixturevalue
+from engine.storage_kinds import NewStorage
 
 INITIAL = "1CECHNKREP0F1RSTCMT0"
 
 
-@pytest.fixture(params=["memory", "local", "s3"])
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> ic.Storage:
+_MEMORY = pytest.param(
+    "memory", marks=pytest.mark.local_only(reason="in-memory storage: the same in the S3 pass")
+)
+
+
+@pytest.fixture(params=[_MEMORY, "backend"])
+def storage(request: pytest.FixtureRequest, new_storage: NewStorage) -> ic.Storage:
     if request.param == "memory":
         return ic.in_memory_storage()
-    if request.param == "s3":
-        bucket: ic.Storage = request.getfixturevalue("s3_bucket").storage("repos/one")
-        return bucket
-    return ic.local_filesystem_storage(str(tmp_path / "repo"))
+    return new_storage("repos/one")
 
 
 @pytest.fixture
@@ -60,8 +63,8 @@ def test_create_twice_fails_and_open_works(storage: ic.Storage) -> None:
     assert ic.Repository.open(storage).lookup_branch("main") == INITIAL
 
 
-def test_open_missing_repository_raises_typed_error(tmp_path: Path) -> None:
-    storage = ic.local_filesystem_storage(str(tmp_path / "nothing"))
+def test_open_missing_repository_raises_typed_error(new_storage: NewStorage) -> None:
+    storage = new_storage("nothing")
     assert not ic.Repository.exists(storage)
     with pytest.raises(ic.RepositoryNotFoundError):
         ic.Repository.open(storage)

@@ -15,6 +15,7 @@ from engine.maintenance_helpers import (
     read,
     write,
 )
+from engine.storage_kinds import NewStorage
 from icechunk.errors import InvalidInputError, RefNotFoundError
 
 NO_SPLITTING = {
@@ -24,8 +25,8 @@ NO_SPLITTING = {
 }
 
 
-def _history() -> tuple[ic.Repository, list[str]]:
-    repo = new_repo()
+def _history(new_storage: NewStorage) -> tuple[ic.Repository, list[str]]:
+    repo = new_repo(new_storage())
     snaps = [write(repo, "main", i, i + 1) for i in range(3)]
     session = repo.writable_session("main")
     zarr.open_group(session.store).create_array("b", shape=(2,), chunks=(1,), dtype="i2")[:] = [
@@ -36,8 +37,8 @@ def _history() -> tuple[ic.Repository, list[str]]:
     return repo, snaps
 
 
-def test_rewrite_keeps_data_and_replaces_manifests() -> None:
-    repo, snaps = _history()
+def test_rewrite_keeps_data_and_replaces_manifests(new_storage: NewStorage) -> None:
+    repo, snaps = _history(new_storage)
     before = {m.id for m in repo.list_manifest_files(snaps[-1])}
     new = repo.rewrite_manifests("rewrite", branch="main", metadata={"who": "test"})
     after = repo.list_manifest_files(new)
@@ -55,11 +56,11 @@ def test_rewrite_keeps_data_and_replaces_manifests() -> None:
     assert not diff.updated_chunks and not diff.new_arrays
 
 
-def test_rewrite_records_the_splitting_config() -> None:
+def test_rewrite_records_the_splitting_config(new_storage: NewStorage) -> None:
     splitting = ic.ManifestSplittingConfig.from_dict(
         {ic.ManifestSplitCondition.AnyArray(): {ic.ManifestSplitDimCondition.Any(): 3}}
     )
-    repo, _ = _history()
+    repo, _ = _history(new_storage)
     config = ic.RepositoryConfig(manifest=ic.ManifestConfig(splitting=splitting))
     repo = ic.Repository.open(repo.storage, config=config)
     new = repo.rewrite_manifests("split", branch="main")
@@ -68,16 +69,16 @@ def test_rewrite_records_the_splitting_config() -> None:
     assert read(repo, branch="main") == [1, 2, 3, -1]
 
 
-def test_rewrite_can_amend_the_tip() -> None:
-    repo, snaps = _history()
+def test_rewrite_can_amend_the_tip(new_storage: NewStorage) -> None:
+    repo, snaps = _history(new_storage)
     new = repo.rewrite_manifests("amended", branch="main", commit_method="amend")
     assert ancestry_ids(repo, branch="main")[:2] == [new, snaps[-2]]
     assert op_kinds(repo, 1) == ["CommitAmended"]
     assert read(repo, branch="main") == [1, 2, 3, -1]
 
 
-def test_rewrite_then_gc_drops_the_old_manifests() -> None:
-    repo, _ = _history()  # four manifests: three versions of /a, one of /b
+def test_rewrite_then_gc_drops_the_old_manifests(new_storage: NewStorage) -> None:
+    repo, _ = _history(new_storage)  # four manifests: three versions of /a, one of /b
     tip = repo.rewrite_manifests("rewrite", branch="main")
     repo.expire_snapshots(repo.lookup_snapshot(tip).written_at)
     summary = repo.garbage_collect(now_after_writes())
@@ -86,16 +87,16 @@ def test_rewrite_then_gc_drops_the_old_manifests() -> None:
     assert read(repo, branch="main") == [1, 2, 3, -1]
 
 
-def test_rewrite_rejects_bad_input() -> None:
-    repo, _ = _history()
+def test_rewrite_rejects_bad_input(new_storage: NewStorage) -> None:
+    repo, _ = _history(new_storage)
     with pytest.raises(RefNotFoundError):
         repo.rewrite_manifests("x", branch="nope")
     with pytest.raises(InvalidInputError):
         repo.rewrite_manifests("x", branch="main", commit_method="squash")
 
 
-def test_list_manifest_files_repr_and_unknown_snapshot() -> None:
-    repo, snaps = _history()
+def test_list_manifest_files_repr_and_unknown_snapshot(new_storage: NewStorage) -> None:
+    repo, snaps = _history(new_storage)
     (first,) = repo.list_manifest_files(snaps[0])
     assert repr(first).startswith("<icechunk.snapshots.ManifestFileInfo>\nid: ")
     assert repo.list_manifest_files("1CECHNKREP0F1RSTCMT0") == []

@@ -12,11 +12,12 @@ import pytest
 import zarr
 
 import icechunk as ic
+from engine.storage_kinds import NewStorage
 
 
 @pytest.fixture(params=[1, 2], ids=["spec-v1", "spec-v2"])
-def session_and_array(request: pytest.FixtureRequest) -> tuple[ic.Repository, ic.Session, zarr.Array]:
-    repo = ic.Repository.create(ic.in_memory_storage(), spec_version=request.param)
+def session_and_array(new_storage: NewStorage, request: pytest.FixtureRequest) -> tuple[ic.Repository, ic.Session, zarr.Array]:
+    repo = ic.Repository.create(new_storage(), spec_version=request.param)
     session = repo.writable_session("main")
     arr = zarr.create_array(
         session.store, name="a", shape=(10,), chunks=(2,), dtype="i4", fill_value=-1
@@ -98,8 +99,8 @@ def test_flush_makes_a_detached_snapshot(session_and_array: tuple) -> None:
     assert repo.lookup_snapshot(again).parent_id == sid
 
 
-def test_store_sync_clear_and_partial_writes() -> None:
-    repo = ic.Repository.create(ic.in_memory_storage())
+def test_store_sync_clear_and_partial_writes(new_storage: NewStorage) -> None:
+    repo = ic.Repository.create(new_storage())
     session = repo.writable_session("main")
     zarr.create_array(session.store, name="a", shape=(4,), chunks=(2,), dtype="i4")[:] = 1
     session.commit("c")
@@ -112,8 +113,8 @@ def test_store_sync_clear_and_partial_writes() -> None:
         zarr.open_group(session.store, mode="r")
 
 
-def test_rebased_commit_records_its_attempts_and_readonly_repr() -> None:
-    repo = ic.Repository.create(ic.in_memory_storage())
+def test_rebased_commit_records_its_attempts_and_readonly_repr(new_storage: NewStorage) -> None:
+    repo = ic.Repository.create(new_storage())
     setup = repo.writable_session("main")
     zarr.create_array(setup.store, name="a", shape=(4,), chunks=(2,), dtype="i4")[:] = 1
     setup.commit("setup")

@@ -9,6 +9,7 @@ Icechunk rejects by design, so it runs here over the keys Icechunk accepts.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import hypothesis.strategies as st
@@ -26,13 +27,14 @@ from zarr.testing.stateful import (
 from zarr.testing.strategies import node_names, np_array_and_chunks, numpy_arrays
 
 import icechunk as ic
+from engine.storage_kinds import examples
 
 PROTOTYPE = default_buffer_prototype()
 
 
 class IcechunkHierarchyMachine(ZarrHierarchyStateMachine):
-    def __init__(self) -> None:
-        self.repo = ic.Repository.create(ic.in_memory_storage())
+    def __init__(self, storage: ic.Storage) -> None:
+        self.repo = ic.Repository.create(storage)
         super().__init__(self.repo.writable_session("main").store)
 
     def _listing(self) -> list[str]:
@@ -76,11 +78,11 @@ class IcechunkHierarchyMachine(ZarrHierarchyStateMachine):
         )
 
 
-def test_hierarchy_machine() -> None:
+def test_hierarchy_machine(unique_storage: Callable[[], ic.Storage]) -> None:
     run_state_machine_as_test(
-        IcechunkHierarchyMachine,
+        lambda: IcechunkHierarchyMachine(unique_storage()),
         settings=settings(
-            max_examples=25,
+            max_examples=examples(25),
             stateful_step_count=20,
             deadline=None,
             report_multiple_bugs=False,
@@ -118,8 +120,8 @@ class IcechunkKeyMachine(ZarrStoreStateMachine):
     document for ``arr/zarr.json``, non-empty bytes for chunks (whose array must exist).
     """
 
-    def __init__(self) -> None:
-        repo = ic.Repository.create(ic.in_memory_storage())
+    def __init__(self, storage: ic.Storage) -> None:
+        repo = ic.Repository.create(storage)
         super().__init__(repo.writable_session("main").store)
 
     def _put(self, key: str, value: bytes) -> None:
@@ -177,11 +179,11 @@ class IcechunkKeyMachine(ZarrStoreStateMachine):
         self.store = SyncStoreWrapper(repo.writable_session("main").store)
 
 
-def test_key_value_machine() -> None:
+def test_key_value_machine(unique_storage: Callable[[], ic.Storage]) -> None:
     run_state_machine_as_test(
-        IcechunkKeyMachine,
+        lambda: IcechunkKeyMachine(unique_storage()),
         settings=settings(
-            max_examples=25,
+            max_examples=examples(25),
             stateful_step_count=25,
             deadline=None,
             report_multiple_bugs=False,

@@ -7,12 +7,10 @@ metadata; every other contract test runs unchanged.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 import zarr
-from servers.fixtures import s3_bucket, s3_server
 from zarr.abc.store import OffsetByteRequest, RangeByteRequest, SuffixByteRequest
 from zarr.core.buffer import Buffer, cpu, default_buffer_prototype
 from zarr.core.sync import collect_aiterator
@@ -20,9 +18,8 @@ from zarr.testing.store import StoreTests
 from zarr.testing.utils import assert_bytes_equal
 
 import icechunk as ic
+from engine.storage_kinds import NewStorage
 from icechunk import IcechunkStore
-
-_FIXTURES = (s3_bucket, s3_server)  # used by name through request.getfixturevalue
 
 GROUP = b'{"zarr_format":3,"node_type":"group"}'
 ARRAY = (
@@ -50,13 +47,9 @@ class TestIcechunkStore(StoreTests[IcechunkStore, cpu.Buffer]):
         except KeyError:
             return None
 
-    @pytest.fixture(params=["local", "s3"])
-    def store_kwargs(self, tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
-        if request.param == "s3":
-            storage = request.getfixturevalue("s3_bucket").storage("store")
-        else:
-            storage = ic.local_filesystem_storage(str(tmp_path / "store"))
-        return {"storage": storage, "read_only": False}
+    @pytest.fixture
+    def store_kwargs(self, new_storage: NewStorage) -> dict[str, Any]:
+        return {"storage": new_storage("store"), "read_only": False}
 
     @pytest.fixture
     def open_kwargs(self, store_kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -341,8 +334,8 @@ class TestIcechunkStore(StoreTests[IcechunkStore, cpu.Buffer]):
         assert [v.to_bytes() for v in values if v is not None] == [ARRAY[:5], ARRAY[10:]]
 
 
-async def test_list_prefix_names_a_node_like_the_real_package() -> None:
-    session = ic.Repository.create(ic.in_memory_storage()).writable_session("main")
+async def test_list_prefix_names_a_node_like_the_real_package(new_storage: NewStorage) -> None:
+    session = ic.Repository.create(new_storage()).writable_session("main")
     root = zarr.group(store=session.store)
     root.create_group("foo-bar")
     root.create_group("foo").create_array("arr", shape=(2,), chunks=(1,), dtype="i4")[:] = 1
@@ -368,8 +361,8 @@ async def test_list_prefix_names_a_node_like_the_real_package() -> None:
     assert sorted([k async for k in store.list_dir("missing")]) == []
 
 
-async def test_invalid_keys_and_ranges_are_typed_errors(tmp_path: Path) -> None:
-    session = ic.Repository.create(ic.in_memory_storage()).writable_session("main")
+async def test_invalid_keys_and_ranges_are_typed_errors(new_storage: NewStorage) -> None:
+    session = ic.Repository.create(new_storage()).writable_session("main")
     store = session.store
     await store.set("zarr.json", buf(ARRAY))
     await store.set("c/0/0/0", buf(b"abcdef"))

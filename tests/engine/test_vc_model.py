@@ -12,17 +12,19 @@ back its data.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import hypothesis.strategies as st
-from hypothesis import event, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     invariant,
     precondition,
     rule,
+    run_state_machine_as_test,
 )
 from zarr.core.sync import sync
 
@@ -34,6 +36,7 @@ from engine.maintenance_helpers import (
     read,
     write,
 )
+from engine.storage_kinds import examples
 from icechunk._gc import created_entirely_before
 from icechunk.format.ids import SnapshotId
 from icechunk.format.manifest import decode_manifest
@@ -187,9 +190,9 @@ def check_after_gc(repo: ic.Repository, model: Model) -> None:
 class VersionControlMachine(RuleBasedStateMachine):
     """Drives a repository and the model with the same operations."""
 
-    def __init__(self) -> None:
+    def __init__(self, storage: ic.Storage) -> None:
         super().__init__()
-        self.repo = new_repo()
+        self.repo = new_repo(storage)
         initial = self.repo.lookup_snapshot(INITIAL)
         self.model = Model(
             snaps={INITIAL: Snap(None, _micros(initial.written_at), None)},
@@ -323,10 +326,16 @@ class VersionControlMachine(RuleBasedStateMachine):
             assert read(self.repo, **ref) == (None if expected is None else list(expected))
 
 
-VersionControlMachine.TestCase.settings = settings(
-    max_examples=15, stateful_step_count=14, deadline=None
-)
-TestVersionControl = VersionControlMachine.TestCase
+def test_version_control_machine(unique_storage: Callable[[], ic.Storage]) -> None:
+    run_state_machine_as_test(
+        lambda: VersionControlMachine(unique_storage()),
+        settings=settings(
+            max_examples=examples(15),
+            stateful_step_count=14,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture],
+        ),
+    )
 
 
 _OPS = st.lists(
@@ -336,12 +345,19 @@ _OPS = st.lists(
 )
 
 
-@settings(max_examples=10, deadline=None)
+@settings(
+    max_examples=examples(10),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(ops=_OPS, pivot=st.integers(0, 30), delete_refs=st.booleans())
 def test_gc_after_random_history_keeps_exactly_what_refs_need(
-    ops: list[tuple[str, int]], pivot: int, delete_refs: bool
+    unique_storage: Callable[[], ic.Storage],
+    ops: list[tuple[str, int]],
+    pivot: int,
+    delete_refs: bool,
 ) -> None:
-    repo = new_repo()
+    repo = new_repo(unique_storage())
     snaps = [INITIAL]
     for op, n in ops:
         if op == "commit":

@@ -3,23 +3,27 @@ append, regions, time travel, dask."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import xarray as xr
 
 import icechunk as ic
+from engine.storage_kinds import NewStorage
 from icechunk.xarray import _XarrayDatasetWriter, to_icechunk
 
 pytest.importorskip("dask")
 
 
-@pytest.fixture(params=["memory", "local"])
-def repo(request: pytest.FixtureRequest, tmp_path: Path) -> ic.Repository:
+_MEMORY = pytest.param(
+    "memory", marks=pytest.mark.local_only(reason="in-memory storage: the same in the S3 pass")
+)
+
+
+@pytest.fixture(params=[_MEMORY, "backend"])
+def repo(request: pytest.FixtureRequest, new_storage: NewStorage) -> ic.Repository:
     if request.param == "memory":
         return ic.Repository.create(ic.in_memory_storage())
-    return ic.Repository.create(ic.local_filesystem_storage(str(tmp_path / "repo")))
+    return ic.Repository.create(new_storage())
 
 
 def make_dataset(n_time: int = 6, start: str = "2024-01-01") -> xr.Dataset:

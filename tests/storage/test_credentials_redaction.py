@@ -1,5 +1,6 @@
-"""Secrets never show in a repr, str, log line or error message, and pickles carry only
-what a copy needs to reconnect."""
+"""Secrets never show in a repr, str, HTML repr, log line or error message, and pickles carry
+only what a copy needs to reconnect (Repository/Session pickles hold static credentials, as in
+the real wheel, so dask workers can read and write)."""
 
 from __future__ import annotations
 
@@ -111,3 +112,53 @@ async def test_logs_and_errors_hold_no_secret(
         await dead.get("k")
     assert SECRET not in str(info.value) and SECRET not in repr(info.value)
     assert SECRET not in caplog.text
+
+
+def _text_forms(obj: Any) -> list[str]:
+    html = getattr(obj, "_repr_html_", None)
+    return [repr(obj), str(obj), f"{obj!r:}", *([html()] if callable(html) else [])]
+
+
+@pytest.mark.parametrize(
+    "obj", [*_credentials(), *_storages()], ids=lambda o: type(o).__qualname__
+)
+def test_html_reprs_hold_no_secret(obj: Any) -> None:
+    for text in _text_forms(obj):
+        assert SECRET not in text and KEY_ID not in text
+
+
+def _authorized() -> dict[str, Any]:
+    return ic.containers_credentials(
+        {
+            "s3://bucket/": cr.s3_static_credentials(
+                access_key_id=KEY_ID, secret_access_key=SECRET, session_token=SECRET
+            ),
+            "gs://bucket/": cr.gcs_credentials(bearer_token=SECRET),
+            "az://container/": cr.azure_credentials(sas_token=SECRET),
+        }
+    )
+
+
+def _virtual_config() -> ic.RepositoryConfig:
+    config = ic.RepositoryConfig.default()
+    for prefix, store in (
+        ("s3://bucket/", ic.s3_store(region="us-east-1")),
+        ("gs://bucket/", ic.gcs_store({"service_account_key": SECRET})),
+        ("az://container/", ic.ObjectStoreConfig.Azure({"account": "acct", "access_key": SECRET})),
+    ):
+        config.set_virtual_chunk_container(ic.VirtualChunkContainer(prefix, store))
+    return config
+
+
+def test_config_containers_repository_and_sessions_hold_no_secret() -> None:
+    config = _virtual_config()
+    repo = ic.Repository.create(
+        ic.in_memory_storage(), config=config, authorize_virtual_chunk_access=_authorized()
+    )
+    objects: list[Any] = [config, *config.virtual_chunk_containers.values(), repo]
+    objects += [repo.readonly_session("main"), repo.writable_session("main")]
+    objects += list(_authorized().values())
+    for obj in objects:
+        for text in _text_forms(obj):
+            assert SECRET not in text, (type(obj).__name__, text)
+            assert KEY_ID not in text
