@@ -294,7 +294,7 @@ class RefColumns:
         n = len(self)
         step = np.diff(order)
         cuts = np.flatnonzero((step != 1) | ((order[:-1] < n) & (order[1:] >= n))) + 1
-        if len(cuts) > _MAX_RUNS:
+        if len(order) == 0 or len(cuts) > _MAX_RUNS:  # empty: every row was dropped
             return self.concat(other).take(order)
         bounds = [0, *cuts.tolist(), len(order)]
         firsts = order[bounds[:-1]].tolist()

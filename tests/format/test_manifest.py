@@ -140,6 +140,18 @@ def test_lookup_extents_and_merge(case: tuple[int, Refs], data: st.DataObject) -
     assert dict(table.items()) == refs  # tables are immutable
 
 
+
+@pytest.mark.parametrize("rows", [3, 200])
+def test_merge_that_deletes_every_row_gives_an_empty_table(rows: int) -> None:
+    # 200 deletions take the bulk path (more edits than the run-by-run splice handles);
+    # a hypothesis state machine once reached it by resizing an array to shape (0, 0, 0, 0).
+    refs: Refs = {(i, 0): InlinePayload(bytes([i % 250 + 1])) for i in range(rows)}
+    table = ChunkTable.from_payloads(2, refs)
+    emptied = table.merge(dict.fromkeys(refs))
+    assert len(emptied) == 0
+    assert dict(emptied.items()) == {}
+    assert emptied.lookup((0, 0)) is None
+
 def test_gc_helpers_and_within() -> None:
     a, b = ChunkId.random(), ChunkId.random()
     refs: Refs = {
