@@ -8,6 +8,7 @@ its own ops-log entry.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -87,14 +88,25 @@ def require_feature(info: RepoInfo, name: str, action: str) -> None:
         )
 
 
+AVAILABILITY_LABELS = {
+    RepoAvailability.online: "Online",
+    RepoAvailability.read_only: "ReadOnly",
+    RepoAvailability.offline: "Offline",
+}
+
+
+def utc_from_micros(micros: int) -> dt.datetime:
+    """The UTC time ``micros`` microseconds after the epoch, exactly (no float rounding)."""
+    secs, rest = divmod(micros, 1_000_000)
+    return dt.datetime.fromtimestamp(secs, tz=dt.UTC).replace(microsecond=rest)
+
+
 def describe_status(status: RepoStatusData) -> str:
     """``Repo status is ReadOnly, set at ..., reason: ...`` for error messages."""
-    from icechunk.ops import RepoStatus
-
-    public = RepoStatus._from_data(status)
+    label = AVAILABILITY_LABELS[RepoAvailability(status.availability)]
     reason = status.limited_availability_reason
-    when = public.set_at.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
-    return f"Repo status is {public._label()}, set at {when}, reason: {reason or 'none given'}"
+    when = utc_from_micros(status.set_at).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+    return f"Repo status is {label}, set at {when}, reason: {reason or 'none given'}"
 
 
 def refuse_if_not_online(info: RepoInfo, action: str) -> None:

@@ -11,6 +11,8 @@ import datetime as dt
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from icechunk._admin_core import AVAILABILITY_LABELS as _AVAILABILITY_LABELS
+from icechunk._admin_core import utc_from_micros as _datetime
 from icechunk._maintenance_types import GCSummary
 from icechunk._sync import sync
 from icechunk.asset_manager import OVERWRITTEN
@@ -31,9 +33,6 @@ __all__ = [
 ]
 
 
-def _datetime(micros: int) -> dt.datetime:
-    secs, rest = divmod(micros, 1_000_000)
-    return dt.datetime.fromtimestamp(secs, tz=dt.UTC).replace(microsecond=rest)
 
 
 def _dt_repr(value: dt.datetime) -> str:
@@ -42,11 +41,6 @@ def _dt_repr(value: dt.datetime) -> str:
     return f"datetime.datetime({text},{value.microsecond}, tzinfo=datetime.timezone.utc)"
 
 
-_AVAILABILITY_LABELS = {
-    RepoAvailability.online: "Online",
-    RepoAvailability.read_only: "ReadOnly",
-    RepoAvailability.offline: "Offline",
-}
 
 
 class RepoStatus:
