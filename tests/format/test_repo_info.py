@@ -426,7 +426,7 @@ def _set_field(payload: bytearray, table_pos: int, slot: int, fmt: str, value: i
     struct.pack_into(fmt, payload, at, value)
 
 
-def _expect_format_error(payload: bytearray, match: str = "") -> FormatError:
+def _expect_format_error(payload: bytearray, match: str | None = None) -> FormatError:
     with pytest.raises(FormatError, match=match) as err:
         decode_repo_info(wrap(payload))
     return err.value
