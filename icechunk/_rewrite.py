@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from icechunk.errors import ConflictError, ErrorKind, InvalidInputError, RefNotFoundError
+from icechunk.format._repo_snapshots import with_snapshot
 from icechunk.format.ids import ManifestId, SnapshotId
 from icechunk.format.manifest import ChunkTable, Manifest
 from icechunk.format.model import (
@@ -138,7 +139,7 @@ def _move_branch(
     new = replace(
         info,
         branches={**info.branches, branch: snap.id},
-        snapshots={**info.snapshots, snap.id: entry},
+        snapshots=with_snapshot(info.snapshots, entry),
     )
     if amend:
         record = UpdateRecord(
