@@ -16,10 +16,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import resource
 import shutil
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +99,57 @@ def read_big(workdir: Path, s: dict[str, int]) -> dict[str, float]:
     t1 = time.perf_counter()
     if out.shape != (s["big_elems"],) or out[-1] != s["big_elems"]:
         raise SystemExit("read_big: wrong data")
+    return {"total": t1 - t0}
+
+
+# --------------------------------------------------------------------------- (f) S3
+#: Set by run.py: JSON of ``icechunk.s3_storage`` keyword arguments (no prefix) for the
+#: moto server it started on loopback.
+S3_ENV = "ICECHUNK_BENCH_S3"
+
+
+def _s3_storage(prefix: str) -> Any:
+    raw = os.environ.get(S3_ENV)
+    if not raw:
+        raise SystemExit(f"the S3 workloads need {S3_ENV} (run them through benchmarks/run.py)")
+    return icechunk.s3_storage(prefix=prefix, **json.loads(raw))
+
+
+def s3_write(workdir: Path, s: dict[str, int]) -> dict[str, float]:
+    """(a) against the S3 server: a fresh prefix, 1 MiB chunks, no compression."""
+    data = _big_data(s["big_elems"])
+    prefix = f"big-{uuid.uuid4().hex}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "s3-prefix").write_text(prefix)
+    t0 = time.perf_counter()
+    repo = icechunk.Repository.create(_s3_storage(prefix))
+    session = repo.writable_session("main")
+    arr = zarr.create_array(
+        session.store,
+        name="big",
+        shape=data.shape,
+        chunks=(s["big_chunk"],),
+        dtype="float32",
+        compressors=None,
+        fill_value=0,
+    )
+    arr[:] = data
+    t1 = time.perf_counter()
+    session.commit("write big")
+    t2 = time.perf_counter()
+    return {"write": t1 - t0, "commit": t2 - t1, "total": t2 - t0}
+
+
+def s3_read(workdir: Path, s: dict[str, int]) -> dict[str, float]:
+    """(b) against the S3 server: open what s3_write wrote and read all of it."""
+    prefix = (workdir / "s3-prefix").read_text()
+    t0 = time.perf_counter()
+    repo = icechunk.Repository.open(_s3_storage(prefix))
+    session = repo.readonly_session(branch="main")
+    out = zarr.open_array(session.store, path="big", mode="r")[:]
+    t1 = time.perf_counter()
+    if out.shape != (s["big_elems"],) or out[-1] != s["big_elems"]:
+        raise SystemExit("s3_read: wrong data")
     return {"total": t1 - t0}
 
 
@@ -182,6 +235,8 @@ def _merge_workload(split_every: int | None) -> Any:
         return timings
 
     return run
+
+
 # --------------------------------------------------------------------------- (d) virtual refs
 def _virtual_source(workdir: Path, n: int) -> tuple[str, Path]:
     """A local file holding ``n`` float64 values, and the file:// prefix that serves it."""
@@ -370,6 +425,8 @@ WORKLOADS = {
     "merge_split2": _merge_workload(2),
     "merge_split8": _merge_workload(8),
     "merge_splitnone": _merge_workload(None),
+    "s3_write": s3_write,
+    "s3_read": s3_read,
     "write_virtual": write_virtual,
     "open_virtual_ref": open_virtual_ref,
     "many_commits": many_commits,
