@@ -180,6 +180,7 @@ class RepoInfoStore:
             if isinstance(exc, ConditionalPutFailed):
                 return None
             raise
+        self._last_decoded = (raw, final)  # our next fetch of these bytes needs no decode
         return RepoState(final, raw, version)
 
     async def _find_own_write(self, raw: bytes, stamp: int) -> RepoState | None:

@@ -26,7 +26,9 @@ from icechunk.format.model import SnapshotEntry
 
 __all__ = ["Columns", "SnapshotMap", "columns_of", "with_snapshot"]
 
-_KEY = np.dtype("S12")  # an id as one sortable scalar (fixed width: null-padded compare)
+_KEY = np.dtype("S12")
+#: Entries added on top of the columns before they are merged into new columns.
+_FOLD_AT = 32  # an id as one sortable scalar (fixed width: null-padded compare)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +156,8 @@ class SnapshotMap(Mapping[SnapshotId, SnapshotEntry]):
         """A new mapping with ``entry`` added (or replacing one with its id)."""
         if self._cols.find(entry.id, self._keys) >= 0:
             return {**dict(self.pairs()), entry.id: entry}
+        if len(self._extra) >= _FOLD_AT:  # keep adding O(1): fold the added ones in
+            return SnapshotMap(columns_of(self), {entry.id: entry})
         out = SnapshotMap.__new__(SnapshotMap)
         out._cols, out._keys, out._built = self._cols, self._keys, self._built
         out._extra = {**self._extra, entry.id: entry}

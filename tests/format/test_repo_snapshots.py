@@ -145,3 +145,18 @@ def test_a_message_that_is_not_utf8_fails_on_decode() -> None:
         decode_repo_info(encode_file(FileType.REPO_INFO, corrupt))
     ascii_only = payload[:at] + b"C" + payload[at + 1 :]
     assert decode_repo_info(encode_file(FileType.REPO_INFO, ascii_only)).snapshots
+
+
+def test_many_added_entries_are_folded_into_columns() -> None:
+    info = decode_repo_info(encode_repo_info(chain(3)))
+    snaps, parent = info.snapshots, info.branches["main"]
+    for n in range(70):  # more than one fold
+        new = SnapshotId(bytes([n + 1, 9]) + b"\0" * 10)
+        snaps = with_snapshot(snaps, SnapshotEntry(new, parent, n, f"m{n}", {"n": n}))
+        parent = new
+    assert isinstance(snaps, SnapshotMap) and len(snaps.added) < 70
+    assert len(snaps) == 73 and snaps[parent].message == "m69"
+    moved = dataclasses.replace(info, snapshots=snaps, branches={"main": parent})
+    plain = dataclasses.replace(moved, snapshots=dict(snaps.items()))
+    assert encode_repo_info(moved) == encode_repo_info(plain)
+    assert decode_repo_info(encode_repo_info(moved)) == plain
