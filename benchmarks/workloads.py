@@ -68,11 +68,14 @@ def _fresh(path: Path) -> Path:
 
 
 def write_big(workdir: Path, s: dict[str, int]) -> dict[str, float]:
+    return _write_big_to(lambda: icechunk.local_filesystem_storage(str(_fresh(workdir / "big"))), s)
+
+
+def _write_big_to(storage: Any, s: dict[str, int]) -> dict[str, float]:
+    """(a): a new repo on ``storage()`` (called inside the timing), 1 MiB chunks, no codec."""
     data = _big_data(s["big_elems"])
     t0 = time.perf_counter()
-    repo = icechunk.Repository.create(
-        icechunk.local_filesystem_storage(str(_fresh(workdir / "big")))
-    )
+    repo = icechunk.Repository.create(storage())
     session = repo.writable_session("main")
     arr = zarr.create_array(
         session.store,
@@ -91,14 +94,20 @@ def write_big(workdir: Path, s: dict[str, int]) -> dict[str, float]:
 
 
 def read_big(workdir: Path, s: dict[str, int]) -> dict[str, float]:
+    return _read_big_from(
+        lambda: icechunk.local_filesystem_storage(str(workdir / "big")), s, "read_big"
+    )
+
+
+def _read_big_from(storage: Any, s: dict[str, int], what: str) -> dict[str, float]:
+    """(b): open what (a) wrote on ``storage()`` and read the whole array."""
     t0 = time.perf_counter()
-    repo = icechunk.Repository.open(icechunk.local_filesystem_storage(str(workdir / "big")))
+    repo = icechunk.Repository.open(storage())
     session = repo.readonly_session(branch="main")
-    arr = zarr.open_array(session.store, path="big", mode="r")
-    out = arr[:]
+    out = zarr.open_array(session.store, path="big", mode="r")[:]
     t1 = time.perf_counter()
     if out.shape != (s["big_elems"],) or out[-1] != s["big_elems"]:
-        raise SystemExit("read_big: wrong data")
+        raise SystemExit(f"{what}: wrong data")
     return {"total": t1 - t0}
 
 
@@ -116,41 +125,17 @@ def _s3_storage(prefix: str) -> Any:
 
 
 def s3_write(workdir: Path, s: dict[str, int]) -> dict[str, float]:
-    """(a) against the S3 server: a fresh prefix, 1 MiB chunks, no compression."""
-    data = _big_data(s["big_elems"])
+    """(a) against the S3 server, under a fresh prefix."""
     prefix = f"big-{uuid.uuid4().hex}"
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "s3-prefix").write_text(prefix)
-    t0 = time.perf_counter()
-    repo = icechunk.Repository.create(_s3_storage(prefix))
-    session = repo.writable_session("main")
-    arr = zarr.create_array(
-        session.store,
-        name="big",
-        shape=data.shape,
-        chunks=(s["big_chunk"],),
-        dtype="float32",
-        compressors=None,
-        fill_value=0,
-    )
-    arr[:] = data
-    t1 = time.perf_counter()
-    session.commit("write big")
-    t2 = time.perf_counter()
-    return {"write": t1 - t0, "commit": t2 - t1, "total": t2 - t0}
+    return _write_big_to(lambda: _s3_storage(prefix), s)
 
 
 def s3_read(workdir: Path, s: dict[str, int]) -> dict[str, float]:
-    """(b) against the S3 server: open what s3_write wrote and read all of it."""
+    """(b) against the S3 server: what s3_write wrote."""
     prefix = (workdir / "s3-prefix").read_text()
-    t0 = time.perf_counter()
-    repo = icechunk.Repository.open(_s3_storage(prefix))
-    session = repo.readonly_session(branch="main")
-    out = zarr.open_array(session.store, path="big", mode="r")[:]
-    t1 = time.perf_counter()
-    if out.shape != (s["big_elems"],) or out[-1] != s["big_elems"]:
-        raise SystemExit("s3_read: wrong data")
-    return {"total": t1 - t0}
+    return _read_big_from(lambda: _s3_storage(prefix), s, "s3_read")
 
 
 def write_many(workdir: Path, s: dict[str, int]) -> dict[str, float]:

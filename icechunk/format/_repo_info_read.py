@@ -21,7 +21,7 @@ from icechunk.errors import ErrorKind, FormatError
 from icechunk.format import _repo_info_schema as s
 from icechunk.format import flexbuf
 from icechunk.format._fb import Table, root_table
-from icechunk.format._repo_snapshots import Columns, SnapshotMap
+from icechunk.format._repo_snapshots import Columns, SnapshotMap, copy_json
 from icechunk.format.ids import SnapshotId
 from icechunk.format.metadata import decode_value
 from icechunk.format.model import (
@@ -355,7 +355,7 @@ class _Reader:
         items = self.md_vectors.get(vec)
         if items is None:
             items = self.md_vectors[vec] = [self.item(tpos) for tpos in self.tables(vec)]
-        return {name: _copy_json(value) if mutable else value for name, value, mutable in items}
+        return {name: copy_json(value) if mutable else value for name, value, mutable in items}
 
     def item(self, tpos: int) -> tuple[str, Any, bool]:
         """``(name, value, value is a container)`` of the MetadataItem at ``tpos``."""
@@ -445,11 +445,3 @@ def _config(raw: bytes | None) -> dict[str, Any] | None:
     if not isinstance(config, dict):
         raise corrupt(f"config is a {type(config).__name__}, not a map")
     return config
-
-
-def _copy_json(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy_json(v) for v in value]
-    return value

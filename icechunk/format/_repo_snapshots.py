@@ -24,7 +24,7 @@ from icechunk.format import _repo_info_schema as s
 from icechunk.format.ids import SnapshotId
 from icechunk.format.model import SnapshotEntry
 
-__all__ = ["Columns", "SnapshotMap", "columns_of", "with_snapshot"]
+__all__ = ["Columns", "SnapshotMap", "columns_of", "copy_json", "with_snapshot"]
 
 _KEY = np.dtype("S12")
 #: Entries added on top of the columns before they are merged into new columns.
@@ -77,7 +77,7 @@ class Columns:
             None if parent < 0 else self.id_at(parent),
             int(self.flushed[i]),
             self.text[start : start + int(self.msg_len[i])].decode("utf-8"),
-            _copy_json(self.md[int(self.md_group[i])]),
+            copy_json(self.md[int(self.md_group[i])]),
             self.pruned.get(i),
         )
 
@@ -346,9 +346,10 @@ def _utf8(entry: SnapshotEntry) -> bytes:
         raise InvalidInputError(f"commit message of {entry.id!r} is not valid UTF-8") from exc
 
 
-def _copy_json(value: Any) -> Any:
+def copy_json(value: Any) -> Any:
+    """A deep copy of a JSON-like value (dicts and lists are copied, scalars shared)."""
     if isinstance(value, dict):
-        return {k: _copy_json(v) for k, v in value.items()}
+        return {k: copy_json(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_copy_json(v) for v in value]
+        return [copy_json(v) for v in value]
     return value

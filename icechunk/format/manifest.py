@@ -58,10 +58,7 @@ __all__ = [
     "encode_manifest",
 ]
 
-_U32_LIMIT = 2**32
-
 Coords = tuple[int, ...]
-I64 = npt.NDArray[np.int64]
 
 
 class ChunkTable:
