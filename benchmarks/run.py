@@ -81,11 +81,27 @@ QUICK_NAMES = {
 S3_WORKLOADS = {"s3_write", "s3_read"}
 
 
+_BUCKET_OPS = """
+import sys, boto3
+def client(url):
+    return boto3.client("s3", endpoint_url=url, region_name="us-east-1",
+                        aws_access_key_id="testing-key-id", aws_secret_access_key="testing-secret-key")
+def create(url, bucket):
+    client(url).create_bucket(Bucket=bucket)
+def empty(url, bucket):
+    c = client(url)
+    for page in c.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        for at in range(0, len(keys), 1000):
+            c.delete_objects(Bucket=bucket, Delete={"Objects": keys[at : at + 1000]})
+"""
+
+
 @contextmanager
 def s3_server(needed: bool) -> Iterator[Any]:
     """moto's S3 server on a free loopback port, with one bucket, for the (f) workloads.
 
-    Started with the test suite's own helper (``tests/servers``) in this driver process;
+    Started with the test suite's own helpers (``tests/servers``) as a child process;
     the children learn where it is from ``ICECHUNK_BENCH_S3``. Yields a function that
     deletes every object in the bucket (moto keeps them in memory).
     """
@@ -93,30 +109,27 @@ def s3_server(needed: bool) -> Iterator[Any]:
         yield lambda: None
         return
     sys.path.insert(0, str(ROOT / "tests"))
-    import boto3
-    from servers import moto_server
+    from servers import S3Endpoint, free_port, subprocess_server, unique_name
 
-    with moto_server() as endpoint:
-        bucket = endpoint.create_bucket()
+    # Everything S3 runs in child processes, not here: a child's ru_maxrss starts at its
+    # parent's peak (fork), so moto's memory (or boto3's) in this driver would inflate
+    # every peak RSS in the table.
+    port = free_port()
+    argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    with subprocess_server(argv, f"http://127.0.0.1:{port}/"):
+        endpoint = S3Endpoint("moto", f"http://127.0.0.1:{port}")
+        bucket = unique_name("bench")
         kwargs = endpoint.storage_kwargs(bucket, "")
         del kwargs["prefix"]
         os.environ["ICECHUNK_BENCH_S3"] = json.dumps(kwargs)
-        client = boto3.client(
-            "s3",
-            endpoint_url=endpoint.url,
-            region_name=endpoint.region,
-            aws_access_key_id=endpoint.access_key_id,
-            aws_secret_access_key=endpoint.secret_access_key,
-        )
 
-        def empty_bucket() -> None:
-            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-                keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-                for at in range(0, len(keys), 1000):
-                    client.delete_objects(Bucket=bucket, Delete={"Objects": keys[at : at + 1000]})
+        def bucket_op(op: str) -> None:
+            script = _BUCKET_OPS + f"\n{op}(*sys.argv[1:])"
+            subprocess.run([sys.executable, "-c", script, endpoint.url, bucket], check=True)
 
+        bucket_op("create")
         try:
-            yield empty_bucket
+            yield lambda: bucket_op("empty")
         finally:
             os.environ.pop("ICECHUNK_BENCH_S3", None)
 
