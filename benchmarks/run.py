@@ -13,6 +13,7 @@ this checkout. The table shows per-workload medians, the ratio ours/real and the
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -20,6 +21,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,10 @@ ROWS = [
     ("write_many", "write", "(c) 100k inline chunks: write"),
     ("write_many", "commit", "(c) 100k inline chunks: commit"),
     ("open_one_chunk", "total", "(d) cold open + read 1 of 100k chunks"),
+    ("s3_write", "total", "(f) S3 (moto): write 256 MiB + commit"),
+    ("s3_write", "write", "    of which: write"),
+    ("s3_write", "commit", "    of which: commit"),
+    ("s3_read", "total", "(f) S3 (moto): read 256 MiB"),
     ("local_write", "total", "floor: zarr LocalStore write 256 MiB"),
     ("local_read", "total", "floor: zarr LocalStore read 256 MiB"),
     ("merge_split2", "total", "(g) 64 tasks write+merge+commit, split_every=2"),
@@ -68,6 +75,63 @@ QUICK_NAMES = {
     "200": "5",
     "10k": "20",
 }
+
+
+#: Workloads that talk to the S3 server this driver starts (see s3_server).
+S3_WORKLOADS = {"s3_write", "s3_read"}
+
+
+_BUCKET_OPS = """
+import sys, boto3
+def client(url):
+    return boto3.client("s3", endpoint_url=url, region_name="us-east-1",
+                        aws_access_key_id="testing-key-id", aws_secret_access_key="testing-secret-key")
+def create(url, bucket):
+    client(url).create_bucket(Bucket=bucket)
+def empty(url, bucket):
+    c = client(url)
+    for page in c.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        for at in range(0, len(keys), 1000):
+            c.delete_objects(Bucket=bucket, Delete={"Objects": keys[at : at + 1000]})
+"""
+
+
+@contextmanager
+def s3_server(needed: bool) -> Iterator[Any]:
+    """moto's S3 server on a free loopback port, with one bucket, for the (f) workloads.
+
+    Started with the test suite's own helpers (``tests/servers``) as a child process;
+    the children learn where it is from ``ICECHUNK_BENCH_S3``. Yields a function that
+    deletes every object in the bucket (moto keeps them in memory).
+    """
+    if not needed:
+        yield lambda: None
+        return
+    sys.path.insert(0, str(ROOT / "tests"))
+    from servers import S3Endpoint, free_port, subprocess_server, unique_name
+
+    # Everything S3 runs in child processes, not here: a child's ru_maxrss starts at its
+    # parent's peak (fork), so moto's memory (or boto3's) in this driver would inflate
+    # every peak RSS in the table.
+    port = free_port()
+    argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    with subprocess_server(argv, f"http://127.0.0.1:{port}/"):
+        endpoint = S3Endpoint("moto", f"http://127.0.0.1:{port}")
+        bucket = unique_name("bench")
+        kwargs = endpoint.storage_kwargs(bucket, "")
+        del kwargs["prefix"]
+        os.environ["ICECHUNK_BENCH_S3"] = json.dumps(kwargs)
+
+        def bucket_op(op: str) -> None:
+            script = _BUCKET_OPS + f"\n{op}(*sys.argv[1:])"
+            subprocess.run([sys.executable, "-c", script, endpoint.url, bucket], check=True)
+
+        bucket_op("create")
+        try:
+            yield lambda: bucket_op("empty")
+        finally:
+            os.environ.pop("ICECHUNK_BENCH_S3", None)
 
 
 def workload_order() -> list[str]:
@@ -207,6 +271,26 @@ def main(argv: list[str] | None = None) -> int:
     else:
         order = [w for w in order if w not in OPT_IN]
 
+    if S3_WORKLOADS & set(order) and importlib.util.find_spec("moto") is None:
+        print("moto is not installed (pip install 'moto[server]'): skipping the S3 workloads")
+        order = [w for w in order if w not in S3_WORKLOADS]
+    with s3_server(bool(S3_WORKLOADS & set(order))) as empty_bucket:
+        results, versions = run_all(args, order, empty_bucket)
+
+    print()
+    for impl, v in versions.items():
+        print(f"{impl}: {v}")
+    print(f"repetitions: {args.repeat}{' (quick sizes)' if args.quick else ''}\n")
+    print(table(results, args.quick))
+    if args.json:
+        args.json.write_text(json.dumps({"versions": versions, "results": results}, indent=1))
+    return 0
+
+
+def run_all(
+    args: argparse.Namespace, order: list[str], empty_bucket: Any
+) -> tuple[dict[str, dict[str, list[dict[str, Any]]]], dict[str, str]]:
+    """Run every workload of ``order`` ``args.repeat`` times per implementation."""
     impls = interpreters(args.only)
     scratch = Path(tempfile.mkdtemp(prefix="icechunk-bench-"))
     results: dict[str, dict[str, list[dict[str, Any]]]] = {i: {} for i in impls}
@@ -229,20 +313,14 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     times = ", ".join(f"{k}={fmt_value(k, v)}" for k, v in r["timings"].items())
                     print(f"[{rep + 1}/{args.repeat}] {impl:4} {workload:15} {times}", flush=True)
+                if workload == "s3_read":
+                    empty_bucket()  # both sides have read their copy: free moto's memory
     finally:
         if args.keep:
             print(f"scratch kept at {scratch}")
         else:
             shutil.rmtree(scratch, ignore_errors=True)
-
-    print()
-    for impl, v in versions.items():
-        print(f"{impl}: {v}")
-    print(f"repetitions: {args.repeat}{' (quick sizes)' if args.quick else ''}\n")
-    print(table(results, args.quick))
-    if args.json:
-        args.json.write_text(json.dumps({"versions": versions, "results": results}, indent=1))
-    return 0
+    return results, versions
 
 
 if __name__ == "__main__":

@@ -16,10 +16,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import resource
 import shutil
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -66,11 +68,14 @@ def _fresh(path: Path) -> Path:
 
 
 def write_big(workdir: Path, s: dict[str, int]) -> dict[str, float]:
+    return _write_big_to(lambda: icechunk.local_filesystem_storage(str(_fresh(workdir / "big"))), s)
+
+
+def _write_big_to(storage: Any, s: dict[str, int]) -> dict[str, float]:
+    """(a): a new repo on ``storage()`` (called inside the timing), 1 MiB chunks, no codec."""
     data = _big_data(s["big_elems"])
     t0 = time.perf_counter()
-    repo = icechunk.Repository.create(
-        icechunk.local_filesystem_storage(str(_fresh(workdir / "big")))
-    )
+    repo = icechunk.Repository.create(storage())
     session = repo.writable_session("main")
     arr = zarr.create_array(
         session.store,
@@ -89,15 +94,48 @@ def write_big(workdir: Path, s: dict[str, int]) -> dict[str, float]:
 
 
 def read_big(workdir: Path, s: dict[str, int]) -> dict[str, float]:
+    return _read_big_from(
+        lambda: icechunk.local_filesystem_storage(str(workdir / "big")), s, "read_big"
+    )
+
+
+def _read_big_from(storage: Any, s: dict[str, int], what: str) -> dict[str, float]:
+    """(b): open what (a) wrote on ``storage()`` and read the whole array."""
     t0 = time.perf_counter()
-    repo = icechunk.Repository.open(icechunk.local_filesystem_storage(str(workdir / "big")))
+    repo = icechunk.Repository.open(storage())
     session = repo.readonly_session(branch="main")
-    arr = zarr.open_array(session.store, path="big", mode="r")
-    out = arr[:]
+    out = zarr.open_array(session.store, path="big", mode="r")[:]
     t1 = time.perf_counter()
     if out.shape != (s["big_elems"],) or out[-1] != s["big_elems"]:
-        raise SystemExit("read_big: wrong data")
+        raise SystemExit(f"{what}: wrong data")
     return {"total": t1 - t0}
+
+
+# --------------------------------------------------------------------------- (f) S3
+#: Set by run.py: JSON of ``icechunk.s3_storage`` keyword arguments (no prefix) for the
+#: moto server it started on loopback.
+S3_ENV = "ICECHUNK_BENCH_S3"
+
+
+def _s3_storage(prefix: str) -> Any:
+    raw = os.environ.get(S3_ENV)
+    if not raw:
+        raise SystemExit(f"the S3 workloads need {S3_ENV} (run them through benchmarks/run.py)")
+    return icechunk.s3_storage(prefix=prefix, **json.loads(raw))
+
+
+def s3_write(workdir: Path, s: dict[str, int]) -> dict[str, float]:
+    """(a) against the S3 server, under a fresh prefix."""
+    prefix = f"big-{uuid.uuid4().hex}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "s3-prefix").write_text(prefix)
+    return _write_big_to(lambda: _s3_storage(prefix), s)
+
+
+def s3_read(workdir: Path, s: dict[str, int]) -> dict[str, float]:
+    """(b) against the S3 server: what s3_write wrote."""
+    prefix = (workdir / "s3-prefix").read_text()
+    return _read_big_from(lambda: _s3_storage(prefix), s, "s3_read")
 
 
 def write_many(workdir: Path, s: dict[str, int]) -> dict[str, float]:
@@ -182,6 +220,8 @@ def _merge_workload(split_every: int | None) -> Any:
         return timings
 
     return run
+
+
 # --------------------------------------------------------------------------- (d) virtual refs
 def _virtual_source(workdir: Path, n: int) -> tuple[str, Path]:
     """A local file holding ``n`` float64 values, and the file:// prefix that serves it."""
@@ -346,6 +386,9 @@ def build_history(workdir: Path, s: dict[str, int]) -> dict[str, float]:
 def deep_history_commit(workdir: Path, s: dict[str, int]) -> dict[str, float]:
     repo_dir = _fresh(workdir / "deep")
     shutil.copytree(_history_template(workdir), repo_dir)  # untimed: each run commits
+    # Flush the copy's 10k files now (untimed): our durable commit syncs the filesystem
+    # and would otherwise be timed writing back this set-up, not the commit.
+    os.sync()
     t0 = time.perf_counter()
     repo = icechunk.Repository.open(icechunk.local_filesystem_storage(str(repo_dir)))
     session = repo.writable_session("main")
@@ -370,6 +413,8 @@ WORKLOADS = {
     "merge_split2": _merge_workload(2),
     "merge_split8": _merge_workload(8),
     "merge_splitnone": _merge_workload(None),
+    "s3_write": s3_write,
+    "s3_read": s3_read,
     "write_virtual": write_virtual,
     "open_virtual_ref": open_virtual_ref,
     "many_commits": many_commits,

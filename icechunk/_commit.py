@@ -18,6 +18,7 @@ from icechunk.errors import (
     RefNotFoundError,
     SessionStateError,
 )
+from icechunk.format._repo_snapshots import with_snapshot
 from icechunk.format.model import (
     RepoInfo,
     Snapshot,
@@ -136,7 +137,7 @@ async def _amendable_log(core: SessionCore, base_id: SnapshotId) -> TransactionL
 
 def _with_entry(info: RepoInfo, snap: Snapshot, parent: SnapshotId | None) -> RepoInfo:
     entry = SnapshotEntry(snap.id, parent, snap.flushed_at, snap.message, snap.metadata)
-    return replace(info, snapshots={**info.snapshots, snap.id: entry})
+    return replace(info, snapshots=with_snapshot(info.snapshots, entry))
 
 
 def _finish(core: SessionCore, snap: Snapshot) -> None:

@@ -13,6 +13,7 @@ readable by 1.x; after it exists 2.x opens it even if the ref cleanup did not fi
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, NoReturn
 
@@ -194,7 +195,7 @@ def _named(kind: UpdateKind, name: str) -> UpdateRecord:
     return UpdateRecord(kind, 0, name=name)
 
 
-def _time_of(snaps: dict[SnapshotId, SnapshotEntry], sid: SnapshotId) -> int:
+def _time_of(snaps: Mapping[SnapshotId, SnapshotEntry], sid: SnapshotId) -> int:
     entry = snaps.get(sid)
     return entry.flushed_at if entry is not None else 0
 

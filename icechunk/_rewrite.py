@@ -22,6 +22,7 @@ from icechunk.errors import (
     InvalidInputError,
     RefNotFoundError,
 )
+from icechunk.format._repo_snapshots import with_snapshot
 from icechunk.format.ids import ManifestId, SnapshotId
 from icechunk.format.model import (
     ManifestFileInfo,
@@ -138,7 +139,7 @@ def _move_branch(
     new = replace(
         info,
         branches={**info.branches, branch: snap.id},
-        snapshots={**info.snapshots, snap.id: entry},
+        snapshots=with_snapshot(info.snapshots, entry),
     )
     if amend:
         record = UpdateRecord(

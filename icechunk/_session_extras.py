@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from icechunk._sync import sync_twin
 from icechunk.errors import ErrorKind, InvalidInputError, NodeNotFoundError
+from icechunk.format._repo_snapshots import with_snapshot
 from icechunk.format.model import (
     ChunkPayload,
     RepoInfo,
@@ -171,7 +172,7 @@ class SessionExtrasMixin:
 
         def record(info: RepoInfo) -> tuple[RepoInfo, UpdateRecord]:
             entry = SnapshotEntry(snap.id, parent, snap.flushed_at, snap.message, snap.metadata)
-            new = replace(info, snapshots={**info.snapshots, snap.id: entry})
+            new = replace(info, snapshots=with_snapshot(info.snapshots, entry))
             return new, UpdateRecord(UpdateKind.NEW_DETACHED_SNAPSHOT, 0, new_snap_id=snap.id)
 
         await core.repo.refs.note_snapshot(snap.id)

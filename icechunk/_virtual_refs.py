@@ -139,21 +139,23 @@ async def set_virtual_refs_arr(
     etag, modified = checksum_fields(checksum)
     all_coords = _grid_coords(grid, arr_offset)
     checked = _LocationCheck(core.repo, validate_containers)
-    payloads: list[tuple[tuple[int, ...], VirtualPayload]] = []
-    failed: list[tuple[int, ...]] = []
+    # Each distinct location is parsed and checked once; "" (no ref) maps to "".
+    urls = {loc: checked.url(loc) if loc != "" else "" for loc in dict.fromkeys(locations)}
+    url_of = [urls[loc] for loc in locations]
+    failed = [all_coords[i] for i, url in enumerate(url_of) if url is None]
+    kept = [(i, url) for i, url in enumerate(url_of) if url]
     offset_list, length_list = offsets.tolist(), lengths.tolist()
-    for flat, location in enumerate(locations):
-        if location == "":
-            continue
-        url = checked.url(location)
-        if url is None:
-            failed.append(all_coords[flat])
-            continue
-        if length_list[flat] == 0:
-            virtual_payload(core.repo, url, 0, 0, None, False)  # raises the zero-length error
-        payload = VirtualPayload(url, offset_list[flat], length_list[flat], etag, modified)
-        payloads.append((all_coords[flat], payload))
-    await _record(core, _array_path(array_path), payloads)
+    empty = next((url for i, url in kept if not length_list[i]), None)
+    if empty is not None:
+        virtual_payload(core.repo, empty, 0, 0, None, False)  # raises the zero-length error
+    make = VirtualPayload
+    payloads = [
+        (all_coords[i], make(url, offset_list[i], length_list[i], etag, modified))
+        for i, url in kept
+    ]
+    lo = tuple(int(n) for n in arr_offset) if arr_offset is not None else (0,) * len(grid)
+    box = (lo, tuple(a + n for a, n in zip(lo, grid, strict=False)))
+    await _record(core, _array_path(array_path), payloads, box)
     return failed or None
 
 
@@ -184,18 +186,38 @@ class _LocationCheck:
 
 
 async def _record(
-    core: SessionCore, path: str, payloads: list[tuple[tuple[int, ...], VirtualPayload]]
+    core: SessionCore,
+    path: str,
+    payloads: list[tuple[tuple[int, ...], VirtualPayload]],
+    box: tuple[tuple[int, ...], tuple[int, ...]] | None = None,
 ) -> None:
-    """Record many payloads of one array, looking the array up once."""
+    """Record many payloads of one array, looking the array up once.
+
+    ``box`` (first, end) bounds every coordinate when known: if it lies inside the
+    array's chunk grid, the refs are not checked one by one.
+    """
     if len(payloads) < 2:
         for coords, payload in payloads:
             await core.set_payload(path, coords, payload)
         return
     core._require_writable()
     node = await core._require_array(path)
+    set_chunk, node_id = core.changes.set_chunk, node.id
+    if box is not None and _box_in_grid(node, *box):
+        for coords, payload in payloads:
+            set_chunk(node_id, coords, payload)
+        return
     for coords, payload in payloads:
         core._check_coords(node, coords)
-        core.changes.set_chunk(node.id, coords, payload)
+        set_chunk(node_id, coords, payload)
+
+
+def _box_in_grid(node: Any, first: tuple[int, ...], end: tuple[int, ...]) -> bool:
+    """Whether every index in ``[first, end)`` is a chunk of ``node``'s grid."""
+    shape = node.array.shape
+    return len(first) == len(shape) and all(
+        a >= 0 and b <= d.num_chunks for a, b, d in zip(first, end, shape, strict=True)
+    )
 
 
 ChunkBatch = tuple[

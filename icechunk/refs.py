@@ -57,6 +57,11 @@ class RepoState:
     version: VersionToken
 
 
+#: The last repo file decoded by any store in this process: opening a repository reads it
+#: through a short-lived store (config) and then its own, so they share one decode.
+_LAST_DECODED: list[tuple[bytes, RepoInfo] | None] = [None]
+
+
 class RepoInfoStore:
     """Reads and conditionally rewrites the ``repo`` object of a spec-v2 repository.
 
@@ -98,11 +103,12 @@ class RepoInfoStore:
                 "no Icechunk repository found at this storage location; "
                 "create one with Repository.create"
             ) from exc
-        last = self._last_decoded
-        if last is not None and last[0] == raw:
-            return RepoState(last[1], raw, version)
+        for last in (self._last_decoded, _LAST_DECODED[0]):
+            if last is not None and last[0] == raw:
+                self._last_decoded = last
+                return RepoState(last[1], raw, version)
         info = decode_repo_info(raw)
-        self._last_decoded = (raw, info)
+        self._last_decoded = _LAST_DECODED[0] = (raw, info)
         return RepoState(info, raw, version)
 
     async def create(self, info: RepoInfo) -> RepoState:
@@ -180,6 +186,8 @@ class RepoInfoStore:
             if isinstance(exc, ConditionalPutFailed):
                 return None
             raise
+        # Our next fetch of these bytes needs no decode.
+        self._last_decoded = _LAST_DECODED[0] = (raw, final)
         return RepoState(final, raw, version)
 
     async def _find_own_write(self, raw: bytes, stamp: int) -> RepoState | None:

@@ -9,8 +9,7 @@ a :class:`FormatError` (the caller converts stray ``struct.error``/``ValueError`
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
-from dataclasses import fields
+from collections.abc import Callable, Mapping
 from itertools import pairwise
 from operator import itemgetter
 from typing import Any
@@ -22,13 +21,13 @@ from icechunk.errors import ErrorKind, FormatError
 from icechunk.format import _repo_info_schema as s
 from icechunk.format import flexbuf
 from icechunk.format._fb import Table, root_table
+from icechunk.format._repo_snapshots import Columns, SnapshotMap, copy_json
 from icechunk.format.ids import SnapshotId
 from icechunk.format.metadata import decode_value
 from icechunk.format.model import (
     RepoAvailability,
     RepoInfo,
     RepoStatusData,
-    SnapshotEntry,
     UpdateKind,
     UpdateRecord,
 )
@@ -119,6 +118,9 @@ def _gather(arr: NDArray[np.uint8], pos: NDArray[np.int64], dtype: str) -> NDArr
     width = np.dtype(dtype).itemsize
     if len(pos) and (pos.min() < 0 or pos.max() + width > len(arr)):
         raise corrupt("a field lies outside the buffer")
+    if not (pos % width).any():  # aligned, as flatbuffers lays scalars out: one view
+        aligned: NDArray[Any] = arr[: len(arr) - len(arr) % width].view(dtype)[pos // width]
+        return aligned
     out: NDArray[Any] = arr[pos[:, None] + np.arange(width)].view(dtype).ravel()
     return out
 
@@ -132,47 +134,6 @@ def _check_id_order(rows: NDArray[np.uint8]) -> None:
     later = (high[1:] > high[:-1]) | ((high[1:] == high[:-1]) & (low[1:] > low[:-1]))
     if not later.all():
         raise corrupt("snapshots are not sorted by id (or an id repeats)")
-
-
-def _entry_factory() -> Callable[..., SnapshotEntry]:
-    """A fast SnapshotEntry constructor for the 10k-entry decode loop.
-
-    The frozen dataclass ``__init__`` costs a guarded ``object.__setattr__`` per field;
-    for a plain slots dataclass (no ``__post_init__``) setting the slots directly builds
-    an identical object in half the time. Anything else falls back to the constructor.
-    """
-    names = [f.name for f in fields(SnapshotEntry)]
-    if getattr(SnapshotEntry, "__slots__", None) != tuple(names) or hasattr(
-        SnapshotEntry, "__post_init__"
-    ):
-        return SnapshotEntry
-    setters = [getattr(SnapshotEntry, name).__set__ for name in names]
-    if len(setters) != 6:
-        return SnapshotEntry
-    new = object.__new__
-    set_id, set_parent, set_time, set_msg, set_md, set_pruned = setters
-
-    def make(
-        sid: SnapshotId,
-        parent: SnapshotId | None,
-        flushed_at: int,
-        message: str,
-        metadata: dict[str, Any],
-        pruned: tuple[SnapshotId, ...] | None,
-    ) -> SnapshotEntry:
-        entry: SnapshotEntry = new(SnapshotEntry)
-        set_id(entry, sid)
-        set_parent(entry, parent)
-        set_time(entry, flushed_at)
-        set_msg(entry, message)
-        set_md(entry, metadata)
-        set_pruned(entry, pruned)
-        return entry
-
-    return make
-
-
-_make_entry = _entry_factory()
 
 
 def read_payload(buf: bytes) -> RepoInfo:
@@ -240,11 +201,11 @@ class _Reader:
                 raise FormatError(f"required field Repo.{name} is missing: corrupt file")
             return at + int(_U32.unpack_from(self.buf, at)[0])
 
-        ids, snapshots = self.snapshots(child(s.SNAPSHOTS, "snapshots"))
+        snapshots = self.snapshots(child(s.SNAPSHOTS, "snapshots"))
         meta_at = root.field_pos(s.METADATA)
         return RepoInfo(
-            branches=self.refs(child(s.BRANCHES, "branches"), ids, "branches"),
-            tags=self.refs(child(s.TAGS, "tags"), ids, "tags"),
+            branches=self.refs(child(s.BRANCHES, "branches"), snapshots.columns, "branches"),
+            tags=self.refs(child(s.TAGS, "tags"), snapshots.columns, "tags"),
             deleted_tags=frozenset(self.deleted_tags(root)),
             snapshots=snapshots,
             status=self.status(child(s.STATUS, "status")),
@@ -267,8 +228,12 @@ class _Reader:
         return names
 
     # ------------------------------------------------------------ snapshots
-    def snapshots(self, vec: int) -> tuple[list[SnapshotId], dict[SnapshotId, SnapshotEntry]]:
-        """Read every SnapshotInfo, vectorised over the tables that share a vtable."""
+    def snapshots(self, vec: int) -> SnapshotMap:
+        """Validate every SnapshotInfo, vectorised over the tables that share a vtable.
+
+        Entries are built on demand by the returned map; messages, parents and metadata
+        are all checked here, so a corrupt file fails on open, not on a later lookup.
+        """
         buf, arr = self.buf, self.array
         start, n = self.span(vec, 4)
         tpos = start + 4 * np.arange(n, dtype=np.int64) + np.frombuffer(buf, "<u4", n, start)
@@ -284,34 +249,80 @@ class _Reader:
                     at[slot, group] = tpos[group] + off
         id_rows = arr[at[s.SNAP_ID][:, None] + np.arange(s.ID_SIZE)]
         _check_id_order(id_rows)
-        raw = id_rows.tobytes()
-        ids = [_new_id(SnapshotId, raw[i : i + s.ID_SIZE]) for i in range(0, len(raw), s.ID_SIZE)]
-        parents = self.optional(at[s.SNAP_PARENT], "<i4")
+        parents = self.optional(at[s.SNAP_PARENT], "<i4").astype(np.int64)
         if n and (parents.min() < -1 or parents.max() >= n):
             raise corrupt("a snapshot parent_offset is out of range")
         if not s.is_acyclic(parents):
             raise corrupt("snapshot parent links form a cycle")
         msg = self.deref_all(at[s.SNAP_MESSAGE])
-        msg_end = msg + 4 + _gather(arr, msg, "<u4")
-        if n and msg_end.max() > self.size:
+        msg_len = _gather(arr, msg, "<u4").astype(np.int64)
+        if n and (msg + 4 + msg_len).max() > self.size:
             raise corrupt("a commit message overruns the buffer")
-        parent_ids: list[SnapshotId | None] = [*ids, None]  # parent -1 is None
-        make = _make_entry
-        rows = zip(
-            ids,
-            parents.tolist(),
-            self.optional(at[s.SNAP_FLUSHED], "<u8").tolist(),
-            [
-                buf[a:b].decode("utf-8")
-                for a, b in zip((msg + 4).tolist(), msg_end.tolist(), strict=True)
-            ],
-            [md or {} for md in self.sparse(at[s.SNAP_METADATA], self.metadata, None, None)],
-            self.sparse(at[s.SNAP_PRUNED], self.id_vector, None, ()),
-            strict=True,
+        starts = msg + 4
+        self.check_utf8(starts, msg_len)
+        md_group, md = self.metadata_groups(at[s.SNAP_METADATA])
+        present = np.flatnonzero(at[s.SNAP_PRUNED])
+        pruned_at = self.deref_all(at[s.SNAP_PRUNED][present])
+        cols = Columns(
+            ids=id_rows,
+            parents=parents,
+            flushed=self.optional(at[s.SNAP_FLUSHED], "<u8"),
+            text=buf,
+            msg_start=starts,
+            msg_len=msg_len,
+            md_group=md_group,
+            md=md,
+            pruned={
+                i: self.id_vector(v)
+                for i, v in zip(present.tolist(), pruned_at.tolist(), strict=True)
+            },
         )
-        return ids, {
-            sid: make(sid, parent_ids[par], t, m, md, pr) for sid, par, t, m, md, pr in rows
-        }
+        return SnapshotMap(cols)
+
+    def check_utf8(self, starts: NDArray[np.int64], lens: NDArray[np.int64]) -> None:
+        """Raise unless every ``buf[start : start + len]`` is UTF-8 (ASCII ones in bulk)."""
+        total = int(lens.sum())
+        if not total:
+            return
+        done = np.cumsum(lens) - lens
+        text = self.array[np.repeat(starts - done, lens) + np.arange(total, dtype=np.int64)]
+        if text.max() < 0x80:
+            return
+        nonempty = np.flatnonzero(lens)
+        high = np.maximum.reduceat(text, done[nonempty]) >= 0x80
+        for i in nonempty[high].tolist():
+            a = int(starts[i])
+            self.buf[a : a + int(lens[i])].decode("utf-8")
+
+    def metadata_groups(
+        self, fields: NDArray[np.int64]
+    ) -> tuple[NDArray[np.int64], list[Mapping[str, Any]]]:
+        """Each snapshot's metadata as an index into the distinct decoded vectors.
+
+        Distinct vectors are numbered in order of first use, so re-encoding lays them out
+        as if every entry had been written one by one.
+        """
+        n = len(fields)
+        vecs = np.zeros(n, dtype=np.int64)  # 0: absent or empty
+        present = np.flatnonzero(fields)
+        where = self.deref_all(fields[present])
+        nonempty = _gather(self.array, where, "<u4") > 0
+        vecs[present[nonempty]] = where[nonempty]
+        if not n:
+            return np.zeros(0, dtype=np.int64), []
+        order = np.argsort(vecs, kind="stable")
+        ordered = vecs[order]
+        change = ordered[1:] != ordered[:-1]
+        starts = np.flatnonzero(np.concatenate([[True], change]))
+        by_use = np.argsort(order[starts], kind="stable")  # distinct values by first use
+        rank = np.empty(len(starts), dtype=np.int64)
+        rank[by_use] = np.arange(len(starts))
+        md_group = np.empty(n, dtype=np.int64)
+        md_group[order] = rank[np.cumsum(np.concatenate([[0], change]))]
+        md: list[Mapping[str, Any]] = [
+            self.metadata(v) if v else {} for v in ordered[starts][by_use].tolist()
+        ]
+        return md_group, md
 
     def deref_all(self, fields: NDArray[np.int64]) -> NDArray[np.int64]:
         """Targets of the uoffsets stored at ``fields`` (all present)."""
@@ -323,23 +334,6 @@ class _Reader:
         out = np.zeros(len(fields), dtype=dtype)
         present = fields > 0
         out[present] = _gather(self.array, fields[present], dtype)
-        return out
-
-    def sparse(
-        self, fields: NDArray[np.int64], read: Callable[[int], Any], absent: Any, empty: Any
-    ) -> list[Any]:
-        """``read(vector position)`` for present non-empty vectors.
-
-        Present empty vectors give ``empty``, absent ones ``absent``.
-        """
-        out: list[Any] = [absent] * len(fields)
-        present = np.flatnonzero(fields)
-        vecs = self.deref_all(fields[present])
-        counts = _gather(self.array, vecs, "<u4")
-        for i in present[counts == 0].tolist():
-            out[i] = empty
-        for i, vec in zip(present[counts > 0].tolist(), vecs[counts > 0].tolist(), strict=True):
-            out[i] = read(vec)
         return out
 
     def id_vector(self, vec: int) -> tuple[SnapshotId, ...]:
@@ -361,7 +355,7 @@ class _Reader:
         items = self.md_vectors.get(vec)
         if items is None:
             items = self.md_vectors[vec] = [self.item(tpos) for tpos in self.tables(vec)]
-        return {name: _copy_json(value) if mutable else value for name, value, mutable in items}
+        return {name: copy_json(value) if mutable else value for name, value, mutable in items}
 
     def item(self, tpos: int) -> tuple[str, Any, bool]:
         """``(name, value, value is a container)`` of the MetadataItem at ``tpos``."""
@@ -379,7 +373,7 @@ class _Reader:
         return found
 
     # ------------------------------------------------------------ refs and status
-    def refs(self, vec: int, ids: list[SnapshotId], what: str) -> dict[str, SnapshotId]:
+    def refs(self, vec: int, ids: Columns, what: str) -> dict[str, SnapshotId]:
         out: dict[str, SnapshotId] = {}
         names = []
         for tpos in self.tables(vec):
@@ -387,7 +381,7 @@ class _Reader:
             if index >= len(ids):
                 raise corrupt(f"a ref in {what} points to snapshot {index} of {len(ids)}")
             names.append(self.string_at(tpos + rel[0] + name))
-            out[names[-1]] = ids[index]
+            out[names[-1]] = ids.id_at(index)
         _check_sorted(names, what)
         return out
 
@@ -451,11 +445,3 @@ def _config(raw: bytes | None) -> dict[str, Any] | None:
     if not isinstance(config, dict):
         raise corrupt(f"config is a {type(config).__name__}, not a map")
     return config
-
-
-def _copy_json(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy_json(v) for v in value]
-    return value

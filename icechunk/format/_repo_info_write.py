@@ -12,16 +12,19 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import accumulate
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from icechunk.errors import ErrorKind, InvalidInputError
 from icechunk.format import _repo_info_schema as s
 from icechunk.format import flexbuf
+from icechunk.format._repo_snapshots import Columns
 from icechunk.format.ids import SnapshotId
 from icechunk.format.metadata import encode_value
 from icechunk.format.model import (
     RepoAvailability,
     RepoInfo,
     RepoStatusData,
-    SnapshotEntry,
     UpdateKind,
     UpdateRecord,
 )
@@ -41,6 +44,11 @@ _SNAP = struct.Struct("<iiQ12sIII")
 _SNAP_SIZE = _SNAP.size
 _SNAP_VT = struct.pack("<HH6H", 16, _SNAP_SIZE, 16, 4, 8, 28, 32, 36)
 _SNAP_VT_NO_PRUNED = struct.pack("<HH5H", 14, _SNAP_SIZE, 16, 4, 8, 28, 32)
+_SNAP_DTYPE = np.dtype(
+    [("vt", "<i4"), ("parent", "<i4"), ("flushed", "<u8"), ("id", "V12"),
+     ("msg", "<u4"), ("md", "<u4"), ("pruned", "<u4")]
+)  # fmt: skip
+assert _SNAP_DTYPE.itemsize == _SNAP_SIZE
 
 
 class _Layout:
@@ -161,10 +169,10 @@ class _Buffer:
         self.data += _U32.pack(n) + bytes(4 * n)
         return pos
 
-    def fill_vector(self, vec: int, targets: Sequence[int]) -> None:
+    def fill_vector(self, vec: int, targets: Sequence[int] | NDArray[np.int64]) -> None:
         first = vec + 4
-        rel = [t - first - 4 * i for i, t in enumerate(targets)]
-        struct.pack_into(f"<{len(rel)}I", self.data, first, *rel)
+        rel = np.asarray(targets, dtype=np.int64) - first - 4 * np.arange(len(targets))
+        self.data[first : first + 4 * len(rel)] = rel.astype("<u4").tobytes()
 
     def strings(self, raws: Sequence[bytes]) -> int:
         """A ``[string]`` vector; the strings are laid out in one go after it."""
@@ -183,6 +191,25 @@ class _Buffer:
             pieces += (pack(len(raw)), raw, _PAD[size - 4 - len(raw)])
         self.data += b"".join(pieces)
         return positions[:-1]
+
+    def string_columns(
+        self, text: bytes, starts: NDArray[np.int64], lens: NDArray[np.int64]
+    ) -> NDArray[np.int64]:
+        """:meth:`string_block` of the slices ``text[start : start + len]``, with numpy."""
+        self.align(4)
+        base = len(self.data)
+        sizes = (lens + 8) & ~3  # length, bytes, NUL, padding
+        rel = np.cumsum(sizes) - sizes
+        out = np.zeros(int(sizes.sum()), dtype=np.uint8)
+        out.view("<u4")[rel // 4] = lens
+        done = np.cumsum(lens) - lens  # bytes of earlier strings
+        step = np.arange(int(lens.sum()), dtype=np.int64) - np.repeat(done, lens)
+        out[np.repeat(rel + 4, lens) + step] = np.frombuffer(text, np.uint8)[
+            np.repeat(starts, lens) + step
+        ]
+        self.data += out.tobytes()
+        out_pos: NDArray[np.int64] = base + rel
+        return out_pos
 
     def blob_block(self, raws: Sequence[bytes]) -> list[int]:
         """Append ``[ubyte]`` vectors back to back (each 4-aligned); return their positions."""
@@ -262,21 +289,19 @@ class _Buffer:
         return raw
 
 
-def write_payload(info: RepoInfo, entries: list[SnapshotEntry], parents: list[int]) -> bytes:
+def write_payload(info: RepoInfo, snapshots: Columns) -> bytes:
     """The flatbuffer payload of ``info``.
 
-    ``entries`` are the snapshots sorted by id and ``parents`` each one's parent position,
-    as validated by the caller.
+    ``snapshots`` are ``info.snapshots`` as validated columns (see ``columns_of``).
     """
-    return _RepoWriter(info, entries, parents).build()
+    return _RepoWriter(info, snapshots).build()
 
 
 class _RepoWriter:
-    def __init__(self, info: RepoInfo, entries: list[SnapshotEntry], parents: list[int]) -> None:
+    def __init__(self, info: RepoInfo, snapshots: Columns) -> None:
         self.info = info
-        self.entries = entries
-        self.parents = parents
-        self.index = {e.id: i for i, e in enumerate(entries)}
+        self.cols = snapshots
+        self.keys = snapshots.keys()
         self.enabled = _check_flags(info.enabled_feature_flags, "enabled")
         self.disabled = _check_flags(info.disabled_feature_flags, "disabled")
         if set(self.enabled) & set(self.disabled):
@@ -320,8 +345,8 @@ class _RepoWriter:
         vec = buf.offset_vector(len(named))
         tables = []
         for raw, sid in named:
-            idx = self.index.get(sid)
-            if idx is None:
+            idx = self.cols.find(sid, self.keys)
+            if idx < 0:
                 raise InvalidInputError(
                     f"{what} {raw.decode()!r} points to unknown snapshot {sid!r}",
                     ErrorKind.SNAPSHOT_NOT_FOUND,
@@ -333,42 +358,32 @@ class _RepoWriter:
         return vec
 
     def _snapshots(self) -> int:
-        buf, entries = self.buf, self.entries
-        n = len(entries)
+        """The snapshot tables, then their messages, metadata and pruned-id vectors."""
+        buf, cols = self.buf, self.cols
+        n = len(cols)
         vec = buf.offset_vector(n)
         vt_pruned, vt_plain = buf.vtable(_SNAP_VT), buf.vtable(_SNAP_VT_NO_PRUNED)
         buf.align(8)
         start = len(buf.data)
         buf.data += bytes(_SNAP_SIZE * n)
-        messages = buf.string_block(_messages(entries))
-        metadata = buf.metadata_vectors([e.metadata for e in entries], "snapshot")
-        pruned = [
-            None
-            if e.pruned_ancestor_tx_logs is None
-            else self._id_vector(e.pruned_ancestor_tx_logs)
-            for e in entries
-        ]
-        pack = _SNAP.pack
-        rows = zip(entries, self.parents, messages, metadata, pruned, strict=True)
-        try:
-            tables = [
-                pack(
-                    at - (vt_plain if pr is None else vt_pruned),
-                    parent,
-                    e.flushed_at,
-                    e.id,
-                    msg - at - 28,
-                    md - at - 32,
-                    0 if pr is None else pr - at - 36,
-                )
-                for at, (e, parent, msg, md, pr) in zip(
-                    range(start, start + _SNAP_SIZE * n, _SNAP_SIZE), rows, strict=True
-                )
-            ]
-        except struct.error as exc:
-            raise InvalidInputError(f"snapshot flushed_at out of range: {exc}") from exc
-        buf.data[start : start + _SNAP_SIZE * n] = b"".join(tables)
-        buf.fill_vector(vec, range(start, start + _SNAP_SIZE * n, _SNAP_SIZE))
+        messages = buf.string_columns(cols.text, cols.msg_start, cols.msg_len)
+        md_at = np.array(buf.metadata_vectors(cols.md, "snapshot"), dtype=np.int64)
+        pruned = np.zeros(n, dtype=np.int64)
+        for i in sorted(cols.pruned):
+            pruned[i] = self._id_vector(cols.pruned[i])
+        at = start + _SNAP_SIZE * np.arange(n, dtype=np.int64)
+        has_pruned = np.zeros(n, dtype=bool)
+        has_pruned[list(cols.pruned)] = True
+        rows = np.empty(n, dtype=_SNAP_DTYPE)
+        rows["vt"] = at - np.where(has_pruned, vt_pruned, vt_plain)
+        rows["parent"] = cols.parents
+        rows["flushed"] = cols.flushed
+        rows["id"] = np.ascontiguousarray(cols.ids).view("V12").ravel()
+        rows["msg"] = messages - at - 28
+        rows["md"] = md_at[cols.md_group] - at - 32
+        rows["pruned"] = np.where(has_pruned, pruned - at - 36, 0)
+        buf.data[start : start + _SNAP_SIZE * n] = rows.tobytes()
+        buf.fill_vector(vec, at)
         return vec
 
     def _id_vector(self, ids: Sequence[bytes]) -> int:
@@ -466,13 +481,6 @@ class _RepoWriter:
         pos = len(self.buf.data)
         self.buf.data += struct.pack(f"<I{len(flags)}H", len(flags), *flags)
         return pos
-
-
-def _messages(entries: list[SnapshotEntry]) -> list[bytes]:
-    try:
-        return [e.message.encode("utf-8") for e in entries]
-    except (AttributeError, UnicodeEncodeError):
-        return [utf8(e.message, f"commit message of {e.id!r}") for e in entries]
 
 
 # (kind, layout, fields, values, inline) of one union table; ``inline`` holds what the table

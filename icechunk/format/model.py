@@ -6,6 +6,7 @@ microseconds since the Unix epoch (UTC), as in the files.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -264,14 +265,15 @@ class RepoInfo:
     """The repo file (spec v2): refs, every snapshot, status, ops log and config.
 
     ``latest_updates`` is newest first. ``config`` is the decoded RepositoryConfig
-    mapping (``None`` when the file has none). Mappings are plain dicts; the encoder
-    sorts and re-indexes them.
+    mapping (``None`` when the file has none). Mappings are plain dicts, except that a
+    decoded ``snapshots`` is a read-only mapping that builds entries on demand (add to it
+    with ``_repo_snapshots.with_snapshot``); the encoder sorts and re-indexes them.
     """
 
     branches: dict[str, SnapshotId]
     tags: dict[str, SnapshotId]
     deleted_tags: frozenset[str]
-    snapshots: dict[SnapshotId, SnapshotEntry]
+    snapshots: Mapping[SnapshotId, SnapshotEntry]
     status: RepoStatusData
     latest_updates: tuple[UpdateRecord, ...]
     metadata: dict[str, Any] = field(default_factory=dict)

@@ -17,9 +17,10 @@ from icechunk.errors import ErrorKind, FormatError, InvalidInputError
 from icechunk.format import _repo_info_schema as s
 from icechunk.format._repo_info_read import read_payload
 from icechunk.format._repo_info_write import write_payload
+from icechunk.format._repo_snapshots import columns_of
 from icechunk.format.header import FileType, decode_file, encode_file
-from icechunk.format.ids import SnapshotId, crockford_encode
-from icechunk.format.model import RepoInfo, SnapshotEntry
+from icechunk.format.ids import crockford_encode
+from icechunk.format.model import RepoInfo
 
 __all__ = [
     "BACKUP_EPOCH_MS",
@@ -75,31 +76,9 @@ def encode_repo_info(info: RepoInfo, *, compression_level: int = 3) -> bytes:
         raise InvalidInputError(
             f"tags {sorted(clash)} are both live and deleted", ErrorKind.TAG_PREVIOUSLY_DELETED
         )
-    entries, parents = _snapshot_order(info)
     return encode_file(
-        FileType.REPO_INFO, write_payload(info, entries, parents), level=compression_level
+        FileType.REPO_INFO, write_payload(info, columns_of(info.snapshots)), level=compression_level
     )
-
-
-def _snapshot_order(info: RepoInfo) -> tuple[list[SnapshotEntry], list[int]]:
-    """Snapshots sorted by id and each one's parent position (-1 for roots)."""
-    order = sorted(info.snapshots)
-    entries = [info.snapshots[sid] for sid in order]
-    if any(len(sid) != s.ID_SIZE or e.id != sid for sid, e in zip(order, entries, strict=True)):
-        bad = next(sid for sid, e in zip(order, entries, strict=True) if e.id != sid)
-        raise InvalidInputError(f"snapshot entry filed under {bad!r} is invalid or misfiled")
-    index: dict[SnapshotId | None, int] = {None: -1}
-    index.update((sid, i) for i, sid in enumerate(order))
-    try:
-        parents = [index[e.parent_id] for e in entries]
-    except KeyError as exc:
-        raise InvalidInputError(
-            f"a snapshot's parent {exc.args[0]!r} is not in the snapshot list",
-            ErrorKind.SNAPSHOT_NOT_FOUND,
-        ) from None
-    if not s.is_acyclic(parents):
-        raise InvalidInputError("snapshot parent links form a cycle")
-    return entries, parents
 
 
 def decode_repo_info(data: bytes) -> RepoInfo:

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from icechunk.errors import FormatError
-from icechunk.format._manifest_numpy import Buffer, coords_at
+from icechunk.format._manifest_decode import Buffer, coords_at
 from icechunk.format.ids import ManifestId, NodeId
 from icechunk.format.manifest import (
     ChunkTable,

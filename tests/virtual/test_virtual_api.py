@@ -149,6 +149,11 @@ def test_set_virtual_refs_arr(session: ic.Session, prefix: str, sources: Sources
         session.store.set_virtual_refs_arr("g", (1, 1), [loc], offsets[:2], lengths[:1])
     with pytest.raises(TypeError, match="uint64"):
         session.store.set_virtual_refs_arr("g", (1, 1), [loc], np.array([8]), lengths[:1])
+    # A block reaching past the grid (rows 3..4 of 4) is refused like a single ref.
+    with pytest.raises(ic.InvalidInputError, match=r"chunk index \[4, 0\] is outside"):
+        session.store.set_virtual_refs_arr(
+            "g", (2, 2), [loc] * 4, offsets, lengths, arr_offset=(3, 0)
+        )
 
 
 async def test_array_chunk_iterator(session: ic.Session, prefix: str) -> None:
