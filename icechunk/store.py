@@ -304,15 +304,30 @@ class IcechunkStore(VirtualRefsMixin, Store, StoreExtrasMixin):
         return True
 
     async def list_dir(self, prefix: str) -> AsyncIterator[str]:
-        """Names directly under ``prefix`` (keys and 'directories')."""
+        """Names directly under ``prefix`` (keys and 'directories').
+
+        An array with the default ``c/``-prefixed chunk keys always lists its ``c``
+        directory, even before any chunk is written (as the real package does).
+        """
         base = prefix.rstrip("/")
-        base = base + "/" if base else ""
         seen: set[str] = set()
+        if base and await self._lists_chunk_dir(base):
+            seen.add("c")
+            yield "c"
+        base = base + "/" if base else ""
         async for key in self._keys_starting_with(base):
             name = key[len(base) :].split("/", 1)[0]
             if name and name not in seen:
                 seen.add(name)
                 yield name
+
+    async def _lists_chunk_dir(self, path: str) -> bool:
+        """Whether ``path`` is an array whose chunk keys live under ``c/``."""
+        node = await self._core.get_node(_node_path(path))
+        if node is None or node.array is None:
+            return False
+        encoding = node.encoding
+        return encoding.default and encoding.separator == "/"
 
 
 def _looks_like_chunk_key(key: str) -> bool:
