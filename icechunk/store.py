@@ -75,13 +75,19 @@ class IcechunkStore(VirtualRefsMixin, Store, StoreExtrasMixin):
         return self._session._core
 
     def with_read_only(self, read_only: bool = False) -> IcechunkStore:
-        """A store over the same session with a different read-only flag."""
+        """A store over the same session with a different read-only flag.
+
+        Like zarr's own stores (and the real package), the copy starts unopened; zarr
+        opens it on first use.
+        """
         if not read_only and self._session.read_only:
             raise ReadOnlyError(
                 "cannot make a writable store from a read-only session",
                 ErrorKind.READ_ONLY_STORE,
             )
-        return IcechunkStore(self._session, read_only=read_only)
+        copy = IcechunkStore(self._session, read_only=read_only)
+        copy._is_open = False
+        return copy
 
     def __eq__(self, value: object) -> bool:
         return isinstance(value, IcechunkStore) and value._session is self._session
