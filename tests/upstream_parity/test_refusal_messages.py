@@ -48,3 +48,21 @@ async def test_store_copy_with_other_read_only_flag_starts_unopened() -> None:
     reader = session.store.with_read_only(read_only=True)
     assert reader.read_only and not reader._is_open
     assert session.store._is_open  # the original is untouched
+
+
+async def test_missing_snapshot_object_is_reported_as_object_not_found(tmp_path: Path) -> None:
+    storage = ic.local_filesystem_storage(str(tmp_path / "repo"))
+    ic.Repository.create(storage)
+    for snapshot in (tmp_path / "repo" / "snapshots").iterdir():
+        snapshot.unlink()
+    repo = ic.Repository.open(storage)
+    with pytest.raises(ic.SnapshotNotFoundError, match=r"object not found.*1CECHNKREP0F1RSTCMT0"):
+        [key async for key in repo.writable_session("main").store.list()]
+
+
+async def test_deprecated_totals_name_the_variant_called() -> None:
+    repo = _repo()
+    with pytest.warns(DeprecationWarning, match="total_chunks_storage_async is deprecated"):
+        assert await repo.total_chunks_storage_async() == 0
+    with pytest.warns(DeprecationWarning, match="^total_chunks_storage is deprecated"):
+        assert repo.total_chunks_storage() == 0
