@@ -66,3 +66,18 @@ async def test_deprecated_totals_name_the_variant_called() -> None:
         assert await repo.total_chunks_storage_async() == 0
     with pytest.warns(DeprecationWarning, match="^total_chunks_storage is deprecated"):
         assert repo.total_chunks_storage() == 0
+
+
+def test_html_reprs_open_with_the_shared_frame_and_qualified_titles() -> None:
+    repo = _repo()
+    session = repo.writable_session("main")
+    frame = '<div class="icechunk-repr">'
+    for html in (repo._repr_html_(), session._repr_html_(), session.store._repr_html_()):
+        assert frame in html
+    assert "icechunk.session.Session" in session._repr_html_()
+    assert "read_only" in session._repr_html_()
+    storage_html = ic.in_memory_storage()._repr_html_()
+    assert frame in storage_html and "icechunk.Storage" in storage_html
+    assert "in-memory" in storage_html
+    (info,) = repo.ancestry(branch="main")
+    assert "icechunk.snapshots.SnapshotInfo" in info._repr_html_()
