@@ -20,6 +20,7 @@ from icechunk.errors import (
 )
 from icechunk.format._repo_snapshots import with_snapshot
 from icechunk.format.model import (
+    MoveRecord,
     RepoInfo,
     Snapshot,
     SnapshotEntry,
@@ -30,6 +31,8 @@ from icechunk.format.model import (
 from icechunk.format.txlog import move_sort_key
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from icechunk._session_core import SessionCore
     from icechunk.format.ids import SnapshotId
 
@@ -149,8 +152,9 @@ def _finish(core: SessionCore, snap: Snapshot) -> None:
 def amended_log(previous: TransactionLog, ours: TransactionLog) -> TransactionLog:
     """One transaction log for an amended commit: the union of the tip's and ours.
 
-    Like the reference implementation, nothing cancels out: a node the tip created and
-    we deleted stays in both sets, and diffs drop it because neither end snapshot has it.
+    Like the reference implementation, node sets are not cancelled out: a node the tip
+    created and we deleted stays in both sets, and diffs drop it because neither end
+    snapshot has it. Moves are collapsed per node (see :func:`_chained_moves`).
 
     Parameters
     ----------
@@ -167,7 +171,7 @@ def amended_log(previous: TransactionLog, ours: TransactionLog) -> TransactionLo
     chunks = {node: set(c) for node, c in previous.updated_chunks.items()}
     for node, coords in ours.updated_chunks.items():
         chunks.setdefault(node, set()).update(coords)
-    moves = sorted((*previous.moved_nodes, *ours.moved_nodes), key=move_sort_key)
+    moves = sorted(_chained_moves(previous.moved_nodes, ours.moved_nodes), key=move_sort_key)
     return TransactionLog(
         id=ours.id,
         new_groups=previous.new_groups | ours.new_groups,
@@ -179,3 +183,18 @@ def amended_log(previous: TransactionLog, ours: TransactionLog) -> TransactionLo
         updated_chunks={n: frozenset(c) for n, c in chunks.items() if c},
         moved_nodes=tuple(moves),
     )
+
+
+def _chained_moves(previous: Sequence[MoveRecord], ours: Sequence[MoveRecord]) -> list[MoveRecord]:
+    """One record per node from its path before the tip to its path after our session.
+
+    ``a -> b`` then ``b -> c`` becomes ``a -> c``; a node moved back where it started
+    has no record left (as with the reference implementation).
+    """
+    by_node = {record.node_id: record for record in previous}
+    for record in ours:
+        earlier = by_node.get(record.node_id)
+        by_node[record.node_id] = (
+            record if earlier is None else replace(record, from_path=earlier.from_path)
+        )
+    return [r for r in by_node.values() if r.from_path != r.to_path]

@@ -158,9 +158,9 @@ def details(summary: str, body: str, *, open_: bool = False) -> str:
 def render_box(title: str, body: str, css_class: str = "icechunk-repr") -> str:
     """The outer frame every renderer uses: a bold title line over ``body`` (HTML)."""
     return (
-        f'<div class="{esc(css_class)}" style="{_BOX}">'
+        f'<div class="{esc(css_class)}"><div style="{_BOX}">'
         f'<div style="font-weight:bold;border-bottom:1px solid {BORDER};padding-bottom:3px;'
-        f'margin-bottom:4px">{esc(title)}</div>{body}</div>'
+        f'margin-bottom:4px">{esc(title)}</div>{body}</div></div>'
     )
 
 
@@ -237,7 +237,7 @@ def render_session(facts: Mapping[str, Any], title: str | None = None) -> str:
     mode = "read-only" if facts["read_only"] else "writable"
     body = kv_table(
         [
-            ("mode", esc(mode)),
+            ("read_only", esc(f"{bool(facts['read_only'])} ({mode})")),
             ("branch", esc(facts["branch"]) if facts["branch"] else "— (detached)"),
             ("base snapshot", short_id(facts["snapshot_id"])),
             ("uncommitted changes", "yes" if facts["has_changes"] else "no"),
@@ -245,7 +245,7 @@ def render_session(facts: Mapping[str, Any], title: str | None = None) -> str:
     )
     if facts["status"]:
         body += details("Uncommitted changes", _summary_table(facts["status"]), open_=True)
-    return render_box(title or f"icechunk.{facts['kind']}", body)
+    return render_box(title or f"icechunk.session.{facts['kind']}", body)
 
 
 def session_html(session: Session) -> str:
@@ -286,7 +286,7 @@ def render_snapshot(facts: Mapping[str, Any]) -> str:
         ("message", esc(facts["message"])),
     ]
     rows += [(f"metadata.{k}", _json(v)) for k, v in sorted(facts["metadata"].items())]
-    return render_box("icechunk.SnapshotInfo", kv_table(rows))
+    return render_box("icechunk.snapshots.SnapshotInfo", kv_table(rows))
 
 
 def snapshot_html(info: SnapshotInfo) -> str:

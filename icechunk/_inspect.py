@@ -195,9 +195,8 @@ async def inspect_transaction_log(core: RepoCore, snapshot_id: str) -> dict[str,
         {"node_id": str(node), "chunks": [list(c) for c in sorted(coords)]}
         for node, coords in sorted(log.updated_chunks.items(), key=lambda kv: str(kv[0]))
     ]
-    moves = [
-        {"from": m.from_path, "to": m.to_path, "node_id": str(m.node_id)} for m in log.moved_nodes
-    ]
+    # like the reference, a move shows its paths only (node ids differ between repositories)
+    moves = [{"from": m.from_path, "to": m.to_path} for m in log.moved_nodes]
     out: dict[str, Any] = {
         "header": _header(data, FileType.TRANSACTION_LOG),
         "new_groups": _ids(log.new_groups),

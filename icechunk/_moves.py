@@ -103,15 +103,15 @@ def check_move(tree: Mapping[str, bool], source: str, target: str) -> None:
     parent = _parent(target)
     if parent not in tree:
         raise SessionStateError(
-            f"cannot move to `{target}`: its parent group `{parent}` does not exist. Moves "
-            f"never create groups: create `{parent}` in a writable session and commit it, "
-            "then move in a new rearrange session",
+            f"cannot move to `{target}`: the destination's parent group `{parent}` does not "
+            f"exist. Moves never create groups: create `{parent}` in a writable session and "
+            "commit it, then move in a new rearrange session",
             ErrorKind.MOVE_DESTINATION_PARENT_MISSING,
         )
     if not tree[parent]:
         raise SessionStateError(
-            f"cannot move to `{target}`: its parent `{parent}` is an array, and only "
-            "groups can hold other nodes",
+            f"cannot move to `{target}`: the destination's parent `{parent}` is an array, "
+            "not a group; only groups can hold other nodes",
             ErrorKind.MOVE_DESTINATION_PARENT_NOT_GROUP,
         )
 

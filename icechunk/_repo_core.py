@@ -5,6 +5,7 @@ The public :class:`icechunk.Repository` is a thin sync/async facade over this.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,8 @@ __all__ = ["RepoCore", "parse_snapshot_id", "validate_ref_name"]
 
 DEFAULT_INLINE_THRESHOLD = 512
 MAIN = "main"
+
+_LOG = logging.getLogger("icechunk.repository")
 
 
 def parse_snapshot_id(text: str) -> SnapshotId:
@@ -120,6 +123,7 @@ class RepoCore:
     # ------------------------------------------------------------------ lifecycle
     async def initialize(self, config_dict: dict[str, Any] | None) -> None:
         """Write the initial snapshot, its empty transaction log and the repo file."""
+        _LOG.debug("Creating Repository")
         now = now_micros()
         snap = new_initial_snapshot(now)
         if self.spec_version >= 2:  # v1 repositories have no log for the initial commit

@@ -259,7 +259,7 @@ class MaintenanceMixin:
         max_concurrent_manifest_fetches: int = 500,
     ) -> int:
         """Native chunk bytes of all reachable snapshots (async; deprecated)."""
-        _warn_total_deprecated()
+        _warn_total_deprecated(name="total_chunks_storage_async")
         stats = await self.chunk_storage_stats_async(
             max_snapshots_in_memory=max_snapshots_in_memory,
             max_compressed_manifest_mem_bytes=max_compressed_manifest_mem_bytes,
@@ -290,9 +290,10 @@ class MaintenanceMixin:
         return stats.native_bytes
 
 
-def _warn_total_deprecated(stacklevel: int = 3) -> None:
+def _warn_total_deprecated(stacklevel: int = 3, name: str = "total_chunks_storage") -> None:
+    suffix = "_async" if name.endswith("_async") else ""
     warnings.warn(
-        "total_chunks_storage is deprecated; use chunk_storage_stats(...).native_bytes, "
+        f"{name} is deprecated; use chunk_storage_stats{suffix}(...).native_bytes, "
         "which also reports inline and virtual chunk bytes",
         DeprecationWarning,
         stacklevel=stacklevel,

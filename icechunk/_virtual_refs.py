@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator, Sequence
-from enum import Enum
+from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,8 +32,11 @@ __all__ = [
 ]
 
 
-class ChunkType(Enum):
+class ChunkType(IntEnum):
     """How a chunk is stored.
+
+    Members compare equal to their integer codes, so the ``kinds`` column of
+    :meth:`~icechunk.IcechunkStore.array_chunk_iterator` can be checked against them.
 
     Attributes
     ----------
@@ -51,6 +54,11 @@ class ChunkType(Enum):
     native = 1
     virtual = 2
     inline = 3
+
+    def __repr__(self) -> str:
+        return f"ChunkType.{self.name}"
+
+    __str__ = __repr__
 
 
 def virtual_payload(

@@ -224,7 +224,9 @@ class AssetManager:
             return await self.storage.get(key)
         except NotFoundError as exc:
             if what == "snapshot":
-                raise SnapshotNotFoundError(f"snapshot {ident} does not exist") from exc
+                raise SnapshotNotFoundError(
+                    f"object not found: snapshot {ident} does not exist"
+                ) from exc
             raise NotFoundError(
                 f"{what} {ident} not found in the repository storage", ErrorKind.OBJECT_NOT_FOUND
             ) from exc

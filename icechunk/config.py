@@ -15,9 +15,6 @@ home. The storage-facing names (:class:`S3Options`, :class:`ChecksumAlgorithm`, 
 
 from __future__ import annotations
 
-import logging
-import os
-
 from icechunk._config_conditions import ManifestPreloadCondition
 from icechunk._config_core import (
     Attribution,
@@ -48,6 +45,7 @@ from icechunk._config_vcc import gcs_store as gcs_store
 from icechunk._config_vcc import http_store as http_store
 from icechunk._config_vcc import local_filesystem_store as local_filesystem_store
 from icechunk._config_vcc import s3_store as s3_store
+from icechunk._logs import initialize_logs, set_logs_filter
 
 __all__ = [
     "Attribution",
@@ -102,54 +100,7 @@ for _cls in (
     _publish(_cls)
 del _cls
 
-_LOGGER = logging.getLogger("icechunk")
-_LEVELS = {
-    "trace": logging.DEBUG,
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "warn": logging.WARNING,
-    "warning": logging.WARNING,
-    "error": logging.ERROR,
-    "off": logging.CRITICAL + 10,
-}
-
-
-def _level_for(directive: str) -> int:
-    """The level a ``RUST_LOG``-style directive (``"warn"``, ``"icechunk=debug,info"``) sets
-    for the ``icechunk`` logger."""
-    level = logging.WARNING
-    for part in (p.strip() for p in directive.split(",") if p.strip()):
-        target, _, value = part.rpartition("=")
-        if target in ("", "icechunk"):
-            level = _LEVELS.get(value.lower(), level)
-    return level
-
-
-def set_logs_filter(log_filter_directive: str | None) -> None:
-    """Set which log records of the ``icechunk`` logger are emitted.
-
-    Parameters
-    ----------
-    log_filter_directive
-        A directive such as ``"debug"`` or ``"icechunk=debug,warn"``; None uses the
-        ``ICECHUNK_LOG`` environment variable, or ``"warn"``.
-    """
-    directive = log_filter_directive
-    if directive is None:
-        directive = os.environ.get("ICECHUNK_LOG", "warn")
-    _LOGGER.setLevel(_level_for(directive))
-
-
-def initialize_logs() -> None:
-    """Configure the ``icechunk`` logger from the ``ICECHUNK_LOG`` environment variable.
-
-    Logs go to stderr through a handler added to the ``icechunk`` logger (once).
-    """
-    if not any(getattr(h, "_icechunk_default", False) for h in _LOGGER.handlers):
-        handler = logging.StreamHandler()
-        handler._icechunk_default = True  # type: ignore[attr-defined]
-        _LOGGER.addHandler(handler)
-    set_logs_filter(None)
+initialize_logs()
 
 
 def shutdown_telemetry() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -219,6 +220,16 @@ def _merge_tree(leaves: list[Delayed], fan_in: int, token: str) -> Delayed:
     return level[0]
 
 
+def _require_dask_array(arr: object) -> None:
+    """Refuse anything but a dask array (the real package raises ``TypeError`` too)."""
+    if isinstance(arr, dask.array.Array):
+        return
+    other = sys.modules.get("dask_array")
+    if other is not None and isinstance(arr, other.Array):
+        return
+    raise TypeError(f"Expected a dask array, received {type(arr)!r}")
+
+
 def session_merge_reduction(
     arrays: Array | Sequence[Array], *, split_every: int | None, **compute_kwargs: Any
 ) -> ForkSession:
@@ -241,10 +252,14 @@ def session_merge_reduction(
 
     Raises
     ------
+    TypeError
+        If an element is not a dask array.
     SessionStateError
         If two tasks made conflicting changes (kind ``merge-failed``).
     """
     as_list: list[Array] = list(arrays) if isinstance(arrays, (list, tuple)) else [arrays]  # type: ignore[list-item]
+    for arr in as_list:
+        _require_dask_array(arr)
     fan_in = _fan_in(split_every)
     if not as_list:
         raise InvalidInputError("nothing to merge: no stored dask arrays were given")

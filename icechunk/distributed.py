@@ -43,8 +43,9 @@ def merge_sessions(*sessions: ForkSession | list[Any]) -> ForkSession:
     for item in flat:
         if not isinstance(item, ForkSession):
             raise TypeError(
-                f"merge_sessions only accepts ForkSession objects, got a {type(item).__name__!r}; "
-                "use Session.merge(*forks) to merge forks into a regular session"
+                "merge_sessions only accepts ForkSession objects. Received "
+                f"{type(item).__name__!r} instead; use Session.merge(*forks) to merge forks "
+                "into a regular session"
             )
     first, *rest = flat
     first.merge(*rest)

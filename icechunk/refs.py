@@ -100,8 +100,8 @@ class RepoInfoStore:
             raw, version = await self.storage.get_with_version(REPO_INFO_KEY)
         except NotFoundError as exc:
             raise RepositoryNotFoundError(
-                "no Icechunk repository found at this storage location; "
-                "create one with Repository.create"
+                "the repository doesn't exist: no Icechunk repository found at this storage "
+                "location; create one with Repository.create"
             ) from exc
         for last in (self._last_decoded, _LAST_DECODED[0]):
             if last is not None and last[0] == raw:

@@ -104,8 +104,8 @@ class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
         spec = await detect_spec_version(storage)
         if spec is None:
             error = RepositoryNotFoundError(
-                "no Icechunk repository found at this storage location; "
-                "create one with Repository.create"
+                "the repository doesn't exist: no Icechunk repository found at this storage "
+                "location; create one with Repository.create"
             )
             error.add_note(
                 f"looked in {storage!r} for `repo` (spec v2) and "

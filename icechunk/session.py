@@ -421,8 +421,8 @@ class ForkSession(Session):
             Always (kind ``commit-not-allowed``).
         """
         raise SessionStateError(
-            "forked sessions cannot commit; merge them back into the session they were "
-            "forked from (Session.merge) and commit that session",
+            "commits are not allowed on forked sessions: merge them back into the session "
+            "they were forked from (Session.merge) and commit that session",
             ErrorKind.COMMIT_NOT_ALLOWED,
         )
 
@@ -441,8 +441,8 @@ class ForkSession(Session):
             Always (kind ``commit-not-allowed``).
         """
         raise SessionStateError(
-            "forked sessions cannot flush; merge them back into the session they were "
-            "forked from (Session.merge) and flush that session",
+            "cannot flush a forked session: merge it back into the session it was forked "
+            "from (Session.merge) and flush that session",
             ErrorKind.COMMIT_NOT_ALLOWED,
         )
 

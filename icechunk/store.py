@@ -75,13 +75,19 @@ class IcechunkStore(VirtualRefsMixin, Store, StoreExtrasMixin):
         return self._session._core
 
     def with_read_only(self, read_only: bool = False) -> IcechunkStore:
-        """A store over the same session with a different read-only flag."""
+        """A store over the same session with a different read-only flag.
+
+        Like zarr's own stores (and the real package), the copy starts unopened; zarr
+        opens it on first use.
+        """
         if not read_only and self._session.read_only:
             raise ReadOnlyError(
                 "cannot make a writable store from a read-only session",
                 ErrorKind.READ_ONLY_STORE,
             )
-        return IcechunkStore(self._session, read_only=read_only)
+        copy = IcechunkStore(self._session, read_only=read_only)
+        copy._is_open = False
+        return copy
 
     def __eq__(self, value: object) -> bool:
         return isinstance(value, IcechunkStore) and value._session is self._session
@@ -304,15 +310,30 @@ class IcechunkStore(VirtualRefsMixin, Store, StoreExtrasMixin):
         return True
 
     async def list_dir(self, prefix: str) -> AsyncIterator[str]:
-        """Names directly under ``prefix`` (keys and 'directories')."""
+        """Names directly under ``prefix`` (keys and 'directories').
+
+        An array with the default ``c/``-prefixed chunk keys always lists its ``c``
+        directory, even before any chunk is written (as the real package does).
+        """
         base = prefix.rstrip("/")
-        base = base + "/" if base else ""
         seen: set[str] = set()
+        if base and await self._lists_chunk_dir(base):
+            seen.add("c")
+            yield "c"
+        base = base + "/" if base else ""
         async for key in self._keys_starting_with(base):
             name = key[len(base) :].split("/", 1)[0]
             if name and name not in seen:
                 seen.add(name)
                 yield name
+
+    async def _lists_chunk_dir(self, path: str) -> bool:
+        """Whether ``path`` is an array whose chunk keys live under ``c/``."""
+        node = await self._core.get_node(_node_path(path))
+        if node is None or node.array is None:
+            return False
+        encoding = node.encoding
+        return encoding.default and encoding.separator == "/"
 
 
 def _looks_like_chunk_key(key: str) -> bool:

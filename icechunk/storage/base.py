@@ -16,6 +16,7 @@ import builtins
 import dataclasses
 import datetime as dt
 import enum
+import html
 from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -619,6 +620,16 @@ class Storage(CloudConstructors, abc.ABC):
     def __repr__(self) -> str:
         lines = ["<icechunk.Storage>"] + [f"{k}: {v}" for k, v in self._description()]
         return "\n".join(lines) + "\n"  # the real icechunk ends it with a newline too
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>"
+            for k, v in self._description()
+        )
+        return (
+            '<div class="icechunk-repr"><div style="font-weight:bold">icechunk.Storage</div>'
+            f"<table>{rows}</table></div>"
+        )
 
     # ------------------------------------------------------------------ internals
     @staticmethod

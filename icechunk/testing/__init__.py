@@ -2,7 +2,10 @@
 
 :mod:`icechunk.testing.strategies` holds hypothesis strategies for repository
 configurations, chunk coordinates and maintenance cutoffs; :mod:`icechunk.testing.invariants`
-holds reusable assertions about histories and listings; :class:`LatencyStorage` delays
+holds reusable assertions about histories and listings; :mod:`icechunk.testing.models`
+describes hierarchies as data and models a store with moves, :mod:`icechunk.testing.trees`
+draws hierarchies and valid or invalid moves, :mod:`icechunk.testing.utils` pairs a model
+with an icechunk session; :class:`LatencyStorage` delays
 every request of a wrapped storage. The submodules need
 ``hypothesis`` (the ``test`` extra). They are meant for tests only.
 """

@@ -63,3 +63,10 @@ def test_default_fan_in_follows_dask_config(tmp_path: Path) -> None:
     session.commit("twelve blocks")
     got = zarr.open_array(repo.readonly_session("main").store, path="a")[:]
     np.testing.assert_array_equal(got, np.arange(12))
+
+
+@pytest.mark.parametrize("not_dask", [np.arange(4), [np.arange(4)], "stored"])
+def test_merge_reduction_refuses_what_is_not_a_dask_array(not_dask: object) -> None:
+    # A numpy array (or a list holding one) has no task graph to reduce: name the problem.
+    with pytest.raises(TypeError, match="Expected a dask array"):
+        session_merge_reduction(not_dask, split_every=None)  # type: ignore[arg-type]

@@ -134,3 +134,37 @@ def test_commit_argument_types(repo: ic.Repository) -> None:
     with pytest.raises(TypeError):
         session.commit("m", metadata=5, allow_empty=True)  # type: ignore[arg-type]
     assert SnapshotId.parse(session.commit("ok", allow_empty=True))
+
+
+def _moved_after_amends(
+    repo: ic.Repository, batches: list[list[tuple[str, str]]]
+) -> list[tuple[str, str]]:
+    session = repo.writable_session("main")
+    zarr.group(store=session.store).create_group("g").create_array("x", shape=(1,), dtype="i1")
+    session.commit("g and x")
+    session = repo.writable_session("main")
+    zarr.group(store=session.store).create_group("h")
+    session.commit("h")  # the commit every batch amends
+    for batch in batches:
+        session = repo.rearrange_session("main")
+        for source, dest in batch:
+            session.move(source, dest)
+        session.amend("moves")
+    log = repo.inspect_transaction_log(repo.lookup_branch("main"))
+    return sorted((m["from"], m["to"]) for m in log["moved_nodes"])
+
+
+@pytest.mark.parametrize(
+    ("batches", "expected"),
+    [
+        ([[("/g", "/g2")], [("/g2", "/g3")]], [("/g", "/g3"), ("/g/x", "/g3/x")]),
+        ([[("/g", "/g2")], [("/g2", "/g")]], []),
+        ([[("/g", "/g2"), ("/g2/x", "/x")], [("/g2", "/g")]], [("/g/x", "/x")]),
+    ],
+)
+def test_amended_moves_collapse_per_node(
+    repo: ic.Repository, batches: list[list[tuple[str, str]]], expected: list[tuple[str, str]]
+) -> None:
+    # Each node keeps one record, from where it was before the tip to where it ends up;
+    # a node back at its starting path has none (the same log one commit would write).
+    assert _moved_after_amends(repo, batches) == expected

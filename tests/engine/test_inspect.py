@@ -103,3 +103,18 @@ async def test_async_views(new_storage: NewStorage) -> None:
     assert (await repo.inspect_snapshot_async(sid))["id"] == sid
     assert (await repo.inspect_repo_info_async())["branches"]["main"] == sid
     assert (await repo.inspect_transaction_log_async(sid))["new_arrays"]
+
+
+def test_transaction_log_moves_show_paths_only() -> None:
+    # Two repositories making the same move report the same entries (no node ids).
+    logs = []
+    for _ in range(2):
+        repo = ic.Repository.create(ic.in_memory_storage())
+        session = repo.writable_session("main")
+        zarr.group(store=session.store).create_group("before")
+        session.commit("group")
+        session = repo.rearrange_session("main")
+        session.move("/before", "/after")
+        session.commit("move")
+        logs.append(repo.inspect_transaction_log(repo.lookup_branch("main"))["moved_nodes"])
+    assert logs[0] == logs[1] == [{"from": "/before", "to": "/after"}]

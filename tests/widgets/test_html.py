@@ -52,7 +52,7 @@ def test_session_and_store_reprs_show_uncommitted_changes(tmp_path: Path) -> Non
     assert "(1,2)" in text
     store_text = text_of(s.store._repr_html_())
     assert "icechunk.IcechunkStore" in store_text and "writable" in store_text
-    assert "icechunk.ForkSession" in text_of(s.fork()._repr_html_())
+    assert "icechunk.session.ForkSession" in text_of(s.fork()._repr_html_())
     ro = repo.readonly_session(tag="v1")
     assert "read-only" in text_of(ro._repr_html_())
 
