@@ -23,8 +23,7 @@ PACKAGES = ("icechunk", "icechunk_widgets")
 # Ordered lowest first; a module belongs to the layer with its longest matching prefix.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # Shared by every layer: errors, configs and credentials are plain values, _logs sets up
-    # logging; _html renders
-    # values to HTML and imports the core classes only for type checking.
+    # logging, _html renders values to HTML (it imports the core classes for typing only).
     (
         "foundation",
         (
