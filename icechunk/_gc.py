@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, TypeVar
@@ -48,6 +49,7 @@ MAX_ATTEMPTS = 10
 MAX_REPORTED_ERRORS = 10
 T = TypeVar("T")
 IdT = TypeVar("IdT", bound=ObjectId)
+_log = logging.getLogger("icechunk.gc")
 
 
 @dataclass(frozen=True)
@@ -303,6 +305,10 @@ async def _one_attempt(
             continue
         count = await phase.run(await candidates())
         setattr(summary, f"{name}_deleted", count)
+    if not dry_run and not phase.failed:
+        reclaimed = await storage._reclaim_abandoned_writes(cutoff)
+        if reclaimed:
+            _log.info("removed %d temporary files of interrupted writes", reclaimed)
     return summary
 
 

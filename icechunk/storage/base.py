@@ -594,6 +594,15 @@ class Storage(CloudConstructors, abc.ABC):
         """Delete one object; returns whether it existed."""
         return await self.delete_batch([key]) == 1
 
+    async def _reclaim_abandoned_writes(self, older_than: dt.datetime) -> int:
+        """Remove leftovers of writes cut off before ``older_than``; return how many.
+
+        Object stores publish an object in one request, so they leave none: the default
+        does nothing. Local storage overrides it (temporary files of interrupted puts).
+        """
+        del older_than
+        return 0
+
     # ------------------------------------------------------------------ sync helpers
     def list_objects(
         self, settings: StorageSettings | None = None, prefix: str | None = None

@@ -57,6 +57,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from icechunk.errors import ErrorKind, InvalidInputError, NotFoundError, StorageError
+from icechunk.storage import _local_reclaim
 from icechunk.storage.base import (
     RESERVED_COMPONENT_PREFIX,
     ConditionalPutFailed,
@@ -73,7 +74,7 @@ from icechunk.storage.base import (
 __all__ = ["LocalFileSystemStorage", "local_filesystem_storage"]
 
 LOCK_DIR = RESERVED_COMPONENT_PREFIX + "locks"
-TEMP_PREFIX = RESERVED_COMPONENT_PREFIX + "tmp-"
+TEMP_PREFIX = _local_reclaim.TEMP_PREFIX
 _LIST_BATCH = 1000
 #: Immutable, content-addressed objects: their fsync is deferred to the next publishing
 #: write (see "Durability" in the module docstring).
@@ -161,6 +162,11 @@ class LocalFileSystemStorage(Storage):
 
     async def _delete_batch(self, keys: builtins.list[str]) -> int:
         return await asyncio.to_thread(_delete_batch, self._root, keys)
+
+    async def _reclaim_abandoned_writes(self, older_than: dt.datetime) -> int:
+        return await asyncio.to_thread(
+            _local_reclaim.remove_abandoned_temp_files, self._root, older_than
+        )
 
     async def _list(self, prefix: str) -> AsyncIterator[StorageObjectInfo]:
         scan = _scan(self._root, prefix)

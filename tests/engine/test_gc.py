@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,6 +34,7 @@ from icechunk._gc import _drop_from_info, _RepoChanged, created_entirely_before
 from icechunk.errors import ErrorKind, StorageError
 from icechunk.format.ids import SnapshotId
 from icechunk.format.model import RepoInfo, RepoStatusData, SnapshotEntry, UpdateKind
+from icechunk.storage._local_reclaim import TEMP_PREFIX
 from icechunk.storage.memory import InMemoryStorage
 
 LONG_AGO = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -370,3 +373,29 @@ def test_expire_then_gc_with_whole_second_listing_times(new_storage: NewStorage)
     assert keys(storage, "snapshots") == {tip, "1CECHNKREP0F1RSTCMT0"}
     assert len(keys(storage, "chunks")) == len(before["chunks"]) - 1
     assert read(repo, branch="main") == [9, 2, 3, 4]
+
+
+@pytest.mark.local_only(reason="plants temporary files of interrupted local writes on disk")
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_gc_removes_old_temporary_files_of_interrupted_writes(
+    tmp_path: Path, dry_run: bool
+) -> None:
+    repo = ic.Repository.create(ic.local_filesystem_storage(str(tmp_path)))
+    session = repo.writable_session("main")
+    zarr.create_array(session.store, name="a", shape=(4,), chunks=(2,), dtype="i4")[:] = 7
+    session.commit("one")
+    # What a SIGKILL between writing and renaming leaves: one long ago, one just now.
+    old = tmp_path / "snapshots" / f"{TEMP_PREFIX}old"
+    young = tmp_path / "transactions" / f"{TEMP_PREFIX}young"
+    for path in (old, young):
+        path.write_bytes(b"partial")
+    an_hour_ago = time.time() - 3600
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+
+    repo.garbage_collect(cutoff, dry_run=dry_run)
+
+    assert old.exists() == dry_run
+    assert young.exists()  # may belong to a write in flight
+    session = repo.readonly_session("main")
+    assert zarr.open_array(session.store, path="a")[:].tolist() == [7, 7, 7, 7]
