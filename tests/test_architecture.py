@@ -22,8 +22,9 @@ PACKAGES = ("icechunk", "icechunk_widgets")
 
 # Ordered lowest first; a module belongs to the layer with its longest matching prefix.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    # Shared by every layer: errors, configs and credentials are plain values; _html renders
-    # values to HTML and imports the core classes only for type checking.
+    # Shared by every layer: errors, configs and credentials are plain values (_pickling keeps
+    # them out of bare pickles); _html renders values to HTML and imports the core classes
+    # only for type checking.
     (
         "foundation",
         (
@@ -35,6 +36,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "icechunk.config",
             "icechunk._credential_types",
             "icechunk.credentials",
+            "icechunk._pickling",
         ),
     ),
     ("format", ("icechunk.format",)),

@@ -57,7 +57,7 @@ class InMemoryStorage(Storage):
     def __hash__(self) -> int:
         return id(self)
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def _pickle_reduce(self) -> tuple[Any, ...]:
         return (InMemoryStorage, ())
 
     def _description(self) -> builtins.list[tuple[str, str]]:

@@ -34,7 +34,7 @@ import os
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from icechunk.errors import ErrorKind, StorageError
 from icechunk.storage import PutMode, Storage, StorageObjectInfo, StorageSettings, VersionToken
@@ -112,6 +112,10 @@ class FaultyStorage(Storage):
         self.fired: builtins.list[tuple[Op, Kind, str]] = []
 
     # ------------------------------------------------------------------ plumbing
+    def _pickle_reduce(self) -> tuple[Any, ...]:
+        # A repository pickled to a worker process carries its fault rules along.
+        return (_faulty, (self.inner, self.faults, self.fired))
+
     def _rule(self, op: Op, key: str) -> Fault | None:
         for fault in self.faults:
             if fault.fires(op, key):
@@ -226,3 +230,11 @@ class FaultyStorage(Storage):
         for fault, key in zip(faults, keys, strict=True):
             self._after(fault, key)
         return deleted
+
+
+def _faulty(
+    inner: Storage, faults: builtins.list[Fault], fired: builtins.list[tuple[Op, Kind, str]]
+) -> FaultyStorage:
+    storage = FaultyStorage(inner, faults)
+    storage.fired = fired
+    return storage
