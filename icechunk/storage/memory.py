@@ -135,7 +135,7 @@ def in_memory_storage() -> Storage:
     """Create a storage that keeps its objects in memory.
 
     Data lives as long as the returned object and is visible only through it: separate
-    calls give separate, empty storages, and a pickled copy starts empty.
+    calls give separate, empty storages, and a pickled repository on it starts empty.
 
     Returns
     -------
