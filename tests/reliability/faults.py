@@ -113,8 +113,9 @@ class FaultyStorage(Storage):
 
     # ------------------------------------------------------------------ plumbing
     def _pickle_reduce(self) -> tuple[Any, ...]:
-        # A repository pickled to a worker process carries its fault rules along.
-        return (_faulty, (self.inner, self.faults, self.fired))
+        # A repository pickled to a worker process carries the wrapper whole (subclass, rules,
+        # what fired), as the default object pickle did before storages refused it.
+        return (_faulty, (type(self), dict(vars(self))))
 
     def _rule(self, op: Op, key: str) -> Fault | None:
         for fault in self.faults:
@@ -232,9 +233,7 @@ class FaultyStorage(Storage):
         return deleted
 
 
-def _faulty(
-    inner: Storage, faults: builtins.list[Fault], fired: builtins.list[tuple[Op, Kind, str]]
-) -> FaultyStorage:
-    storage = FaultyStorage(inner, faults)
-    storage.fired = fired
+def _faulty(cls: type[FaultyStorage], state: dict[str, Any]) -> FaultyStorage:
+    storage = cls.__new__(cls)
+    storage.__dict__.update(state)
     return storage
