@@ -17,6 +17,7 @@ import html
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, Generic, NamedTuple, TypeVar, overload
 
+from icechunk._pickling import Unpicklable
 from icechunk.errors import ErrorKind, FormatError, InvalidInputError
 
 __all__ = [
@@ -325,7 +326,7 @@ def _rebuild(cls: type[Struct], state: dict[str, Any]) -> Struct:
     return obj
 
 
-class Struct:
+class Struct(Unpicklable):
     """Base of the record-like config classes; see the module docstring."""
 
     __slots__ = ("_extra",)
@@ -355,7 +356,7 @@ class Struct:
         slots = (s for klass in type(self).__mro__ for s in getattr(klass, "__slots__", ()))
         return {s: getattr(self, s) for s in slots if hasattr(self, s)}
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def _pickle_reduce(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self), self._state()))
 
     def __copy__(self) -> Struct:
@@ -452,7 +453,7 @@ def _rebuild_variant(cls: type[Variant], args: tuple[Any, ...]) -> Variant:
     return obj
 
 
-class Variant:
+class Variant(Unpicklable):
     """Base of the immutable tagged-union values (store kinds, manifest conditions).
 
     A variant holds its constructor arguments in ``_args``; equality compares the concrete
@@ -471,7 +472,7 @@ class Variant:
             return NotImplemented
         return bool(self._args == other._args)
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def _pickle_reduce(self) -> tuple[Any, ...]:
         return (_rebuild_variant, (type(self), self._args))
 
     def __setattr__(self, name: str, value: Any) -> None:

@@ -21,6 +21,7 @@ from icechunk._config_base import (
     render_text,
     require_map,
 )
+from icechunk._pickling import Unpicklable
 from icechunk.errors import InvalidInputError
 
 __all__ = [
@@ -322,7 +323,7 @@ def _check_label(value: str | None, what: str) -> str | None:
     return value
 
 
-class Attribution:
+class Attribution(Unpicklable):
     """Labels added to the User-Agent of every request a repository makes.
 
     They let a bucket owner tell traffic apart in access logs.
@@ -394,7 +395,7 @@ class Attribution:
         """HTML rendering for Jupyter."""
         return render_html(("icechunk.Attribution", list(self._rows())))
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def _pickle_reduce(self) -> tuple[Any, ...]:
         return (_attribution, (self._client, self._workload, self._principal))
 
 
@@ -402,7 +403,7 @@ def _attribution(client: str | None, workload: str | None, principal: str | None
     return Attribution(client=client, workload=workload, principal=principal)
 
 
-class FeatureFlag:
+class FeatureFlag(Unpicklable):
     """A repository feature that can be switched on or off (read-only).
 
     Instances come from ``Repository.feature_flags()`` and its siblings.
@@ -469,7 +470,7 @@ class FeatureFlag:
         """HTML rendering for Jupyter."""
         return render_html(self._display())
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def _pickle_reduce(self) -> tuple[Any, ...]:
         return (_feature_flag, (self._id, self._name, self._default_enabled, self._setting))
 
 

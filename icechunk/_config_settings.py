@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from icechunk._config_base import Block, config_format_error, format_call, quote, require_map
+from icechunk._pickling import Unpicklable
 
 __all__ = [
     "RETRIES",
@@ -89,7 +90,7 @@ STORAGE = Kind(
 )
 
 
-class Unresolved:
+class Unresolved(Unpicklable):
     """A stored settings dict whose class is not loaded yet.
 
     Parameters
@@ -116,7 +117,7 @@ class Unresolved:
     def __repr__(self) -> str:
         return _repr_raw(self.kind, self.raw)
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def _pickle_reduce(self) -> tuple[Any, ...]:
         return (_unresolved, (self.kind.class_name, self.raw))
 
 

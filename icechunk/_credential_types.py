@@ -10,6 +10,8 @@ import pickle
 import threading
 from typing import Any, ClassVar, Generic, TypeVar
 
+from icechunk._pickling import Unpicklable
+
 MASK = "****"
 #: Refreshable credentials are renewed this long before they expire, so a request
 #: signed just before the deadline does not reach the server after it.
@@ -23,7 +25,7 @@ def _masked(value: object, keep: int = 0) -> str:
     return f"{str(value)[:keep]}{MASK}"
 
 
-class _Value:
+class _Value(Unpicklable):
     """Immutable-by-convention value with field equality and a secret-free repr.
 
     Subclasses list their fields in ``_FIELDS`` and the secret ones in ``_SECRETS``
@@ -61,7 +63,7 @@ class _Value:
 
     __str__ = __repr__
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def _pickle_reduce(self) -> tuple[Any, ...]:
         return (type(self), self._values())
 
 
@@ -142,7 +144,7 @@ class GcsBearerCredential(_Value):
         """When the token stops working, or ``None``."""
         return self._expires_after
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def _pickle_reduce(self) -> tuple[Any, ...]:
         return (_new_bearer, (self._bearer, self._expires_after))
 
 
@@ -309,7 +311,7 @@ class _AzureSecret(_Value):
         self.value = _check_str(value, "credential")
         self.expires_after = _check_expiry(expires_after)
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def _pickle_reduce(self) -> tuple[Any, ...]:
         return (_new_azure_secret, (type(self), self.value, self.expires_after))
 
 
@@ -356,12 +358,16 @@ def _new_static_azure(cls: type[_AzureSecret], value: str, expires: Any) -> _Azu
     return cls(value)
 
 
+def _static_azure_reduce(self: _AzureSecret) -> tuple[Any, ...]:
+    return (_new_static_azure, (type(self), self.value, None))
+
+
 for _cls in (
     AzureStaticCredentials.AccessKey,
     AzureStaticCredentials.SasToken,
     AzureStaticCredentials.BearerToken,
 ):
-    _cls.__reduce__ = lambda self: (_new_static_azure, (type(self), self.value, None))  # type: ignore[method-assign]
+    _cls._pickle_reduce = _static_azure_reduce  # type: ignore[method-assign]
 
 
 class AzureCredentials:

@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from icechunk._admin_core import require_feature
+from icechunk._pickling import pack
 from icechunk._virtual import VirtualResolver
 from icechunk.asset_manager import AssetManager
 from icechunk.errors import (
@@ -347,12 +348,16 @@ __all__ += ["DEFAULT_INLINE_THRESHOLD", "INITIAL_SNAPSHOT_ID", "MAIN"]
 
 
 def _core_getstate(self: RepoCore) -> dict[str, Any]:
-    return {
-        "storage": self.storage,
-        "config": self.config,
-        "spec_version": self.spec_version,
-        "virtual_access": self.virtual_access,
-    }
+    # Storage, config and credentials refuse to pickle on their own: pack them privately.
+    state: dict[str, Any] = pack(
+        {
+            "storage": self.storage,
+            "config": self.config,
+            "spec_version": self.spec_version,
+            "virtual_access": self.virtual_access,
+        }
+    )
+    return state
 
 
 def _core_setstate(self: RepoCore, state: dict[str, Any]) -> None:

@@ -5,10 +5,12 @@ or, through :func:`containers_credentials`, to a repository for its virtual chun
 containers. Secrets never appear in a ``repr``/``str``: only the first four characters of
 an access key id are shown, every other secret prints as ``****``.
 
-Pickling keeps what is needed to reconnect, as the real ``icechunk`` does: static
-credentials travel with a pickled storage (so dask workers can write), refreshable ones
-travel as their pickled callback plus, only when ``scatter_initial_credentials`` asked for
-it, the first value it returned. Credentials fetched later are never pickled.
+Credentials, like storages and configs, refuse to pickle on their own (``TypeError``, as
+in the real ``icechunk``). A pickled repository, read-only session or fork keeps what is
+needed to reconnect: static credentials travel with it (so dask workers can write),
+refreshable ones travel as their pickled callback plus, only when
+``scatter_initial_credentials`` asked for it, the first value it returned. Credentials
+fetched later are never pickled.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from types import EllipsisType
 from typing import TYPE_CHECKING, Any, Self
 
 from icechunk._admin_core import refuse_if_not_online
+from icechunk._pickling import pack
 from icechunk._repo_core import MAIN, RepoCore
 from icechunk._repo_maintenance import MaintenanceMixin
 from icechunk._repository_admin import RepositoryAdminMixin
@@ -430,13 +431,17 @@ class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
         return repository_html(self)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {
-            "storage": self._core.storage,
-            "config": self._core.config,
-            "spec_version": self._core.spec_version,
-            "default_commit_metadata": self._default_commit_metadata,
-            "virtual_access": self._core.virtual_access,
-        }
+        # Storage, config and credentials refuse to pickle on their own: pack them privately.
+        state: dict[str, Any] = pack(
+            {
+                "storage": self._core.storage,
+                "config": self._core.config,
+                "spec_version": self._core.spec_version,
+                "default_commit_metadata": self._default_commit_metadata,
+                "virtual_access": self._core.virtual_access,
+            }
+        )
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         spec = state.get("spec_version", 2)

@@ -22,8 +22,9 @@ PACKAGES = ("icechunk", "icechunk_widgets")
 
 # Ordered lowest first; a module belongs to the layer with its longest matching prefix.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    # Shared by every layer: errors, configs and credentials are plain values, _logs sets up
-    # logging, _html renders values to HTML (it imports the core classes for typing only).
+    # Shared by every layer: errors, configs and credentials are plain values (_pickling keeps
+    # them out of bare pickles), _logs sets up logging, _html renders values to HTML (it
+    # imports the core classes for typing only).
     (
         "foundation",
         (
@@ -36,6 +37,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "icechunk._credential_types",
             "icechunk.credentials",
             "icechunk._logs",
+            "icechunk._pickling",
         ),
     ),
     ("format", ("icechunk.format",)),

@@ -13,7 +13,7 @@ create-only puts (``If-None-Match: *`` on S3, a 409 on Azure) and compare-and-sw
   and are enforced by ``obstore`` itself, per request.
 
 Subclasses build the concrete store (:meth:`ObjectStoreStorage._build_store`) and say how
-to describe and pickle themselves.
+to describe themselves and how a pickled repository rebuilds them.
 """
 
 from __future__ import annotations

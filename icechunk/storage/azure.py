@@ -102,7 +102,7 @@ class AzureBlobStorage(ObjectStoreStorage):
     def __hash__(self) -> int:
         return hash(self._location())
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def _pickle_reduce(self) -> tuple[Any, ...]:
         return (AzureBlobStorage, self._state())
 
     def _clone(self) -> AzureBlobStorage:

@@ -20,6 +20,7 @@ import html
 from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
+from icechunk._pickling import Unpicklable
 from icechunk.errors import (
     ErrorKind,
     InvalidInputError,
@@ -172,8 +173,16 @@ def _check_field(owner: str, name: str, value: object, annotation: str) -> None:
         )
 
 
-class _Validated(RenderedSettings):
+def _rebuild_settings(cls: type[_Validated], fields: dict[str, Any]) -> _Validated:
+    return cls(**fields)
+
+
+class _Validated(Unpicklable, RenderedSettings):
     """Type-checks every assignment to a dataclass field (the real classes do too)."""
+
+    def _pickle_reduce(self) -> tuple[Any, ...]:
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        return (_rebuild_settings, (type(self), fields))
 
     def __setattr__(self, name: str, value: object) -> None:
         field = getattr(self, "__dataclass_fields__", {}).get(name)
@@ -410,7 +419,7 @@ def object_not_found(key: str) -> NotFoundError:
 
 
 # --------------------------------------------------------------------------- storage
-class Storage(CloudConstructors, abc.ABC):
+class Storage(Unpicklable, CloudConstructors, abc.ABC):
     """Byte-level access to the objects of one repository location.
 
     Build one with :func:`~icechunk.storage.in_memory_storage` or
@@ -418,7 +427,17 @@ class Storage(CloudConstructors, abc.ABC):
     keys are ``/``-separated paths relative to the storage root (see
     :func:`validate_key`). Missing objects raise :class:`~icechunk.NotFoundError` with
     kind ``OBJECT_NOT_FOUND``; lost conditional puts raise :class:`ConditionalPutFailed`.
+
+    A storage never pickles on its own (its credentials would travel in the clear); a
+    pickled repository, read-only session or fork carries it, rebuilt from the private
+    ``_pickle_reduce`` every backend implements.
     """
+
+    _PICKLE_NAME = "Storage"
+
+    @abc.abstractmethod
+    def _pickle_reduce(self) -> tuple[Any, ...]:
+        """``(rebuild, args)`` recreating this storage in another process."""
 
     # ------------------------------------------------------------------ constructors
     @classmethod

@@ -93,7 +93,7 @@ class GcsStorage(Storage):
     def __hash__(self) -> int:
         return hash((self._bucket_name, self._prefix))
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def _pickle_reduce(self) -> tuple[Any, ...]:
         return (GcsStorage, self._state())
 
     def _description(self) -> builtins.list[tuple[str, str]]:

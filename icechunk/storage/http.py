@@ -79,7 +79,7 @@ class HttpStorage(ObjectStoreStorage):
     def __hash__(self) -> int:
         return hash((HttpStorage, self._base_url))
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def _pickle_reduce(self) -> tuple[Any, ...]:
         return (HttpStorage, self._state())
 
     def _clone(self) -> HttpStorage:

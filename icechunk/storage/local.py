@@ -117,7 +117,7 @@ class LocalFileSystemStorage(Storage):
     def __hash__(self) -> int:
         return hash((LocalFileSystemStorage, self._root))
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def _pickle_reduce(self) -> tuple[Any, ...]:
         return (_rebuild, (self._root, self._fsync))
 
     def _description(self) -> builtins.list[tuple[str, str]]:

@@ -57,7 +57,7 @@ class InMemoryStorage(Storage):
     def __hash__(self) -> int:
         return id(self)
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def _pickle_reduce(self) -> tuple[Any, ...]:
         return (InMemoryStorage, ())
 
     def _description(self) -> builtins.list[tuple[str, str]]:
@@ -135,7 +135,7 @@ def in_memory_storage() -> Storage:
     """Create a storage that keeps its objects in memory.
 
     Data lives as long as the returned object and is visible only through it: separate
-    calls give separate, empty storages, and a pickled copy starts empty.
+    calls give separate, empty storages, and a pickled repository on it starts empty.
 
     Returns
     -------

@@ -61,7 +61,7 @@ class RedirectStorage(Storage):
     def __hash__(self) -> int:
         return hash((RedirectStorage, self._base_url))
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def _pickle_reduce(self) -> tuple[Any, ...]:
         return (RedirectStorage, (self._base_url,))
 
     def _description(self) -> builtins.list[tuple[str, str]]:

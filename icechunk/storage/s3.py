@@ -139,7 +139,7 @@ class S3Storage(ObjectStoreStorage):
         opts = self._options
         return (self._kind, opts.endpoint_url, opts.region, self._bucket, self._prefix)
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def _pickle_reduce(self) -> tuple[Any, ...]:
         return (_rebuild, self._state())
 
     def _clone(self) -> S3Storage:

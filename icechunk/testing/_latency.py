@@ -67,7 +67,7 @@ class LatencyStorage(Storage):
     def __hash__(self) -> int:
         return hash((LatencyStorage, self._inner))
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def _pickle_reduce(self) -> tuple[Any, ...]:
         return (_rebuild, (self._inner, self._write_ms, self._read_ms))
 
     def _description(self) -> builtins.list[tuple[str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import hypothesis.strategies as st
 import numpy as np
@@ -116,3 +117,21 @@ def test_latency_storage_delays_requests_and_keeps_data() -> None:
     assert repo.garbage_collect(dt.datetime.now(dt.UTC)).snapshots_deleted == 0
     with pytest.raises(TypeError):
         LatencyStorage("not a storage")  # type: ignore[arg-type]
+
+
+def test_latency_storage_pickles_only_inside_a_repository(tmp_path: Path) -> None:
+    import pickle
+
+    from icechunk.testing import LatencyStorage
+
+    storage = LatencyStorage(
+        ic.local_filesystem_storage(str(tmp_path)), write_latency_ms=3, read_latency_ms=2
+    )
+    with pytest.raises(TypeError, match="cannot pickle 'Storage' object"):
+        pickle.dumps(storage)
+    repo = new_repo(storage)
+    write(repo, "main", 0, 1)
+    clone = pickle.loads(pickle.dumps(repo))
+    assert isinstance(clone.storage, LatencyStorage)
+    assert (clone.storage.write_latency_ms, clone.storage.read_latency_ms) == (3, 2)
+    assert read(clone, branch="main") == [1, -1, -1, -1]

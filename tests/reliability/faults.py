@@ -34,7 +34,7 @@ import os
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from icechunk.errors import ErrorKind, StorageError
 from icechunk.storage import PutMode, Storage, StorageObjectInfo, StorageSettings, VersionToken
@@ -112,6 +112,11 @@ class FaultyStorage(Storage):
         self.fired: builtins.list[tuple[Op, Kind, str]] = []
 
     # ------------------------------------------------------------------ plumbing
+    def _pickle_reduce(self) -> tuple[Any, ...]:
+        # A repository pickled to a worker process carries the wrapper whole (subclass, rules,
+        # what fired), as the default object pickle did before storages refused it.
+        return (_faulty, (type(self), dict(vars(self))))
+
     def _rule(self, op: Op, key: str) -> Fault | None:
         for fault in self.faults:
             if fault.fires(op, key):
@@ -226,3 +231,9 @@ class FaultyStorage(Storage):
         for fault, key in zip(faults, keys, strict=True):
             self._after(fault, key)
         return deleted
+
+
+def _faulty(cls: type[FaultyStorage], state: dict[str, Any]) -> FaultyStorage:
+    storage = cls.__new__(cls)
+    storage.__dict__.update(state)
+    return storage

@@ -118,11 +118,21 @@ def _picklable_objects(path: Path) -> dict[str, object]:
         "readonly_session": repo.readonly_session("main"),
         "readonly_store": repo.readonly_session("main").store,
         "fork": writable.fork(),
-        "local_storage": ic.local_filesystem_storage(str(path)),
-        "memory_storage": ic.in_memory_storage(),
-        "config": ic.RepositoryConfig.default(),
+        "fork_store": writable.fork().store,
         "error": ic.ConflictError("A", "B"),
     }
+
+
+def test_storages_configs_and_credentials_never_pickle_alone(tmp_path: Path) -> None:
+    refused = {
+        "Storage": ic.local_filesystem_storage(str(tmp_path)),
+        "RepositoryConfig": ic.RepositoryConfig.default(),
+        "StorageSettings": ic.StorageSettings(),
+        "Static": ic.s3_static_credentials(access_key_id="AK", secret_access_key="SECRET"),
+    }
+    for name, obj in refused.items():
+        with pytest.raises(TypeError, match=f"cannot pickle '{name}' object"):
+            pickle.dumps(obj)
 
 
 def test_unpickling_needs_only_icechunk_classes(tmp_path: Path) -> None:

@@ -1,9 +1,10 @@
-"""Secrets never show in a repr, str, HTML repr, log line or error message, and pickles carry
-only what a copy needs to reconnect (Repository/Session pickles hold static credentials, as in
-the real wheel, so dask workers can read and write)."""
+"""Secrets never show in a repr, str, HTML repr, log line or error message; storages and
+credentials refuse to pickle on their own, and Repository/Session pickles carry only what a
+copy needs to reconnect (static credentials, as in the real wheel, so dask workers can write)."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 import pickle
@@ -15,6 +16,7 @@ from servers.fixtures import s3_bucket, s3_server
 
 import icechunk as ic
 from icechunk import credentials as cr
+from icechunk._pickling import pack
 
 from . import asynctest
 
@@ -49,12 +51,16 @@ def _credentials() -> list[Any]:
 
 
 @pytest.mark.parametrize("credential", _credentials(), ids=lambda c: type(c).__qualname__)
-def test_credentials_hide_secrets_but_round_trip(credential: Any) -> None:
+def test_credentials_hide_secrets_and_refuse_to_pickle(credential: Any) -> None:
     for text in (repr(credential), str(credential), f"{credential}", repr([credential])):
         assert SECRET not in text
         assert KEY_ID not in text
     assert "****" in repr(credential)
-    assert pickle.loads(pickle.dumps(credential)) == credential
+    name = type(credential).__name__
+    with pytest.raises(TypeError, match=f"cannot pickle '{name}' object"):
+        pickle.dumps(credential)
+    assert copy.deepcopy(credential) == credential
+    assert pickle.loads(pickle.dumps(pack(credential))) == credential  # a repository's way
 
 
 def test_access_key_id_shows_only_its_first_characters() -> None:
@@ -84,16 +90,26 @@ def test_storage_reprs_hold_no_secret(storage: ic.Storage) -> None:
     assert KEY_ID not in repr(storage)
 
 
-def test_pickles_carry_secrets_only_when_needed_to_reconnect() -> None:
+def test_repository_pickles_carry_secrets_only_when_needed_to_reconnect() -> None:
+    # pack() is what Repository/Session.__getstate__ store for their storage.
     from_env = ic.s3_storage(bucket="b", prefix="p", from_env=True)
     refresh = ic.s3_storage(bucket="b", prefix="p", get_credentials=_fetch_secret)
-    assert SECRET.encode() not in pickle.dumps(from_env)
-    assert SECRET.encode() not in pickle.dumps(refresh)  # only the callback travels
+    assert SECRET.encode() not in pickle.dumps(pack(from_env))
+    assert SECRET.encode() not in pickle.dumps(pack(refresh))  # only the callback travels
     refresh._credentials.get()  # type: ignore[attr-defined]  # fetched later: stays local
-    assert SECRET.encode() not in pickle.dumps(refresh)
+    assert SECRET.encode() not in pickle.dumps(pack(refresh))
     # Like the real icechunk: static credentials travel so dask workers can write.
     static = _storages()[0]
-    assert SECRET.encode() in pickle.dumps(static)
+    assert SECRET.encode() in pickle.dumps(pack(static))
+
+
+@pytest.mark.parametrize("storage", _storages(), ids=lambda s: type(s).__name__)
+def test_storages_refuse_to_pickle_on_their_own(storage: ic.Storage) -> None:
+    with pytest.raises(TypeError, match="cannot pickle 'Storage' object") as refused:
+        pickle.dumps(storage)
+    assert "read-only Session" in refused.value.__notes__[0]
+    with pytest.raises(TypeError, match="cannot pickle 'Storage' object"):
+        pickle.dumps({"nested": [storage]})
 
 
 @asynctest

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import icechunk as ic
 from icechunk.errors import ErrorKind, InvalidInputError, NotFoundError, StorageError
 from icechunk.storage import (
     ConditionalPutFailed,
@@ -70,14 +71,16 @@ async def test_reads_files_written_by_others(storage: LocalFileSystemStorage, ro
     assert await storage.head("dir-not-object") is None
 
 
-def test_path_is_absolute_and_storage_pickles(
+def test_path_is_absolute_and_storage_travels_in_repository_pickles(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     storage = LocalFileSystemStorage("relative/repo", fsync=False)
     assert storage.path == str(tmp_path / "relative" / "repo")
     assert "path: " + storage.path in repr(storage)
-    clone = pickle.loads(pickle.dumps(storage))
+    with pytest.raises(TypeError, match="cannot pickle 'Storage' object"):
+        pickle.dumps(storage)
+    clone = pickle.loads(pickle.dumps(ic.Repository.create(storage))).storage
     assert clone == storage
     assert clone == local_filesystem_storage(str(tmp_path / "relative" / "repo"))
     assert clone != LocalFileSystemStorage(tmp_path / "other")

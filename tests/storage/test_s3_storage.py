@@ -19,7 +19,6 @@ from icechunk._credential_types import REFRESH_MARGIN
 from icechunk.storage import (
     ConditionalPutFailed,
     PutMode,
-    S3Storage,
     StorageRetriesSettings,
     StorageSettings,
     StorageTimeoutSettings,
@@ -33,8 +32,7 @@ _FIXTURES = (s3_bucket, s3_server)
 
 
 # --------------------------------------------------------------------------- racing commits
-def _racer(storage: S3Storage, name: str, ready: Any, go: Any, results: Any) -> None:
-    repo = ic.Repository.open(storage)
+def _racer(repo: ic.Repository, name: str, ready: Any, go: Any, results: Any) -> None:
     session = repo.writable_session("main")
     zarr.open_array(session.store, path="x")[:] = {"a": 1, "b": 2}[name]
     ready.wait()
@@ -54,7 +52,8 @@ def test_two_processes_race_to_commit_exactly_one_wins(s3_bucket: S3Bucket) -> N
 
     ctx = mp.get_context("spawn")
     ready, go, results = ctx.Barrier(3), ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_racer, args=(storage, n, ready, go, results)) for n in "ab"]
+    # A storage does not pickle on its own: the children get the repository.
+    procs = [ctx.Process(target=_racer, args=(repo, n, ready, go, results)) for n in "ab"]
     for p in procs:
         p.start()
     ready.wait(timeout=120)
@@ -118,7 +117,9 @@ async def test_scattered_credentials_are_fetched_once_and_travel_with_pickles(
         **kwargs, get_credentials=long_lived_credentials, scatter_initial_credentials=True
     )
     assert len(CALLS) == 1
-    clone = pickle.loads(pickle.dumps(storage))
+    with pytest.raises(TypeError, match="cannot pickle 'Storage' object"):
+        pickle.dumps(storage)  # the storage alone refuses; a repository carries it
+    clone = pickle.loads(pickle.dumps(await ic.Repository.create_async(storage))).storage
     await clone.put("a", b"1")
     assert await storage.get("a") == b"1"
     assert len(CALLS) == 1  # the scattered value served both copies
