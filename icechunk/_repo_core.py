@@ -36,7 +36,7 @@ from icechunk.refs import RepoInfoStore, now_micros
 from icechunk.storage import Storage
 
 if TYPE_CHECKING:
-    from icechunk.config import RepositoryConfig
+    from icechunk.config import Attribution, RepositoryConfig
 
 __all__ = ["RepoCore", "parse_snapshot_id", "validate_ref_name"]
 
@@ -87,11 +87,21 @@ def _entry(kind: UpdateKind, **fields: Any) -> UpdateRecord:
 class RepoCore:
     """Shared state of an open repository: storage, object I/O, refs and config."""
 
-    def __init__(self, storage: Storage, config: RepositoryConfig, spec_version: int = 2) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        config: RepositoryConfig,
+        spec_version: int = 2,
+        attribution: Attribution | None = None,
+    ) -> None:
         self.storage = storage
         self.config = config
+        #: Labels for the User-Agent of this repository's requests (None: not given).
+        self.attribution = attribution
         # Requests go through the storage with the repository's StorageSettings applied.
         storage = storage.with_repository_settings(getattr(config, "storage", None))
+        if attribution is not None:
+            storage = storage.with_attribution(attribution)
         #: On-disk spec version, detected at open time; spec-v1 repositories are read-only.
         self.spec_version = spec_version
         compression = _compression_level(config)
