@@ -145,17 +145,11 @@ class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
         attribution: Attribution | None = None,
     ) -> Self:
         """Open the repository at ``storage``, creating it first if there is none."""
+        access = authorize_virtual_chunk_access
         if await cls.exists_async(_attributed(storage, attribution)):
-            return await cls.open_async(
-                storage, config, authorize_virtual_chunk_access, attribution
-            )
+            return await cls.open_async(storage, config, access, attribution)
         return await cls.create_async(
-            storage,
-            config,
-            authorize_virtual_chunk_access,
-            create_version,
-            check_clean_root,
-            attribution,
+            storage, config, access, create_version, check_clean_root, attribution
         )
 
     @classmethod
