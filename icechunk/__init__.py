@@ -103,6 +103,8 @@ from icechunk.storage import (
     tigris_storage,
 )
 from icechunk.store import IcechunkStore
+from icechunk.versions import PACKAGE_VERSION as _PACKAGE_VERSION
+from icechunk.versions import PYICECHUNK_VERSION as _PYICECHUNK_VERSION
 from icechunk.versions import (
     SpecVersion,
     print_debug_info,
@@ -113,10 +115,10 @@ from icechunk.versions import (
 from icechunk.virtual import VirtualChunkSpec
 
 #: The reference ``icechunk`` API version this package implements, with our own release as
-#: the local label: code that checks ``Version(icechunk.__version__).major >= 2`` sees 2.x.
-__version__ = "2.3.0+pyicechunk.0.1.0"
+#: the local label (files record it as their writer: see icechunk.versions).
+__version__ = _PACKAGE_VERSION
 #: This implementation's own release.
-__pyicechunk_version__ = "0.1.0"
+__pyicechunk_version__ = _PYICECHUNK_VERSION
 
 __all__ = [
     "AlreadyExistsError",

@@ -37,7 +37,7 @@ from icechunk.refs import RepoInfoStore, now_micros
 from icechunk.storage import Storage
 
 if TYPE_CHECKING:
-    from icechunk.config import RepositoryConfig
+    from icechunk.config import Attribution, RepositoryConfig
 
 __all__ = ["RepoCore", "parse_snapshot_id", "validate_ref_name"]
 
@@ -88,11 +88,21 @@ def _entry(kind: UpdateKind, **fields: Any) -> UpdateRecord:
 class RepoCore:
     """Shared state of an open repository: storage, object I/O, refs and config."""
 
-    def __init__(self, storage: Storage, config: RepositoryConfig, spec_version: int = 2) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        config: RepositoryConfig,
+        spec_version: int = 2,
+        attribution: Attribution | None = None,
+    ) -> None:
         self.storage = storage
         self.config = config
+        #: Labels for the User-Agent of this repository's requests (None: not given).
+        self.attribution = attribution
         # Requests go through the storage with the repository's StorageSettings applied.
         storage = storage.with_repository_settings(getattr(config, "storage", None))
+        if attribution is not None:
+            storage = storage.with_attribution(attribution)
         #: On-disk spec version, detected at open time; spec-v1 repositories are read-only.
         self.spec_version = spec_version
         compression = _compression_level(config)
@@ -355,13 +365,20 @@ def _core_getstate(self: RepoCore) -> dict[str, Any]:
             "config": self.config,
             "spec_version": self.spec_version,
             "virtual_access": self.virtual_access,
+            "attribution": self.attribution,
         }
     )
     return state
 
 
 def _core_setstate(self: RepoCore, state: dict[str, Any]) -> None:
-    RepoCore.__init__(self, state["storage"], state["config"], state.get("spec_version", 2))
+    RepoCore.__init__(
+        self,
+        state["storage"],
+        state["config"],
+        state.get("spec_version", 2),
+        state.get("attribution"),
+    )
     self.authorize_virtual(state.get("virtual_access") or {})
 
 

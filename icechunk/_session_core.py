@@ -36,6 +36,7 @@ from icechunk.format.model import (
     TransactionLog,
 )
 from icechunk.refs import now_micros
+from icechunk.storage._labels import request_labels
 from icechunk.zarr_meta import ChunkKeyEncoding, parse_zarr_json
 
 if TYPE_CHECKING:
@@ -200,7 +201,8 @@ class SessionCore:
         self, node: NodeView, coords: Coords, byte_range: tuple[int, int | None] | None
     ) -> bytes | None:
         """The chunk's bytes (optionally a ``[start, stop)`` slice), or None."""
-        payload = await self.chunk_payload(node, coords)
+        with request_labels(array=node.path.lstrip("/")):
+            payload = await self.chunk_payload(node, coords)
         if payload is None:
             return None
         if isinstance(payload, InlinePayload):
@@ -211,9 +213,10 @@ class SessionCore:
             if byte_range is not None:
                 stop = payload.length if byte_range[1] is None else byte_range[1]
                 rng = (byte_range[0], min(stop, payload.length))
-            return await self.repo.assets.fetch_chunk(
-                payload.chunk_id, payload.offset, payload.length, rng
-            )
+            with request_labels(array=node.path.lstrip("/"), chunk=_coords_label(coords)):
+                return await self.repo.assets.fetch_chunk(
+                    payload.chunk_id, payload.offset, payload.length, rng
+                )
         return await self.repo.fetch_virtual_chunk(payload, byte_range)
 
     async def chunk_coords(self, node: NodeView) -> list[Coords]:
@@ -324,7 +327,8 @@ class SessionCore:
             payload: ChunkPayload = InlinePayload(bytes(data))
         else:
             chunk_id = ChunkId.random()
-            await self.repo.assets.write_chunk(chunk_id, bytes(data))
+            with request_labels(array=path.lstrip("/"), chunk=_coords_label(coords)):
+                await self.repo.assets.write_chunk(chunk_id, bytes(data))
             payload = NativePayload(chunk_id, 0, len(data))
         self.changes.set_chunk(node.id, coords, payload)
 
@@ -433,7 +437,8 @@ class SessionCore:
             return NodeSnapshot(view.id, view.path, view.user_data, data), infos
         writer = SplitWriter(self.repo.assets, view.id, known)
         splits = array_splits(splitting_config(self.repo.config), view.path, view.array)
-        await writer.flush(splits, view.manifests, changes, rewrite_all=view.is_new)
+        with request_labels(array=view.path.lstrip("/")):
+            await writer.flush(splits, view.manifests, changes, rewrite_all=view.is_new)
         data = ArrayNodeData(view.array.shape, view.array.dimension_names, tuple(writer.refs))
         return NodeSnapshot(view.id, view.path, view.user_data, data), writer.infos
 
@@ -441,9 +446,7 @@ class SessionCore:
         ch = self.changes
         new_groups = frozenset(n.id for n in ch.new_nodes.values() if n.array is None)
         new_arrays = frozenset(n.id for n in ch.new_nodes.values() if n.array is not None)
-        chunks = {
-            node: frozenset(writes) for node, writes in ch.chunks.items() if writes
-        }
+        chunks = {node: frozenset(writes) for node, writes in ch.chunks.items() if writes}
         return TransactionLog(
             id=snapshot_id,
             new_groups=new_groups,
@@ -461,3 +464,7 @@ class SessionCore:
             return ()
         return move_records(self._snapshot.nodes, self.changes.moved, self.changes.moves)
 
+
+def _coords_label(coords: Coords) -> str:
+    """Chunk coordinates as request attribution names them (``1/0``)."""
+    return "/".join(str(int(c)) for c in coords)

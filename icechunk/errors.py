@@ -184,7 +184,9 @@ class IcechunkError(Exception):
         return self._message
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._message!r}, kind={self._kind!r})"
+        # Same layout as the real package: qualified class name, fields double-quoted
+        # verbatim (no escaping), so logs from both implementations read alike.
+        return f'icechunk.{type(self).__name__}(message="{self._message}", kind="{self._kind}")'
 
     def add_context(self, operation: str, details: str = "") -> None:
         """Record that the error surfaced through ``operation`` (innermost first).
@@ -351,6 +353,12 @@ class ConflictError(IcechunkError):
         """The snapshot id the branch tip points to now."""
         return self._actual_parent
 
+    def __repr__(self) -> str:
+        return (
+            f"icechunk.{type(self).__name__}(expected_parent={self._expected_parent}, "
+            f"actual_parent={self._actual_parent})"
+        )
+
     def _extra_state(self) -> dict[str, Any]:
         return {"expected": self._expected_parent, "actual": self._actual_parent}
 
@@ -392,6 +400,12 @@ class RebaseFailedError(ConflictError):
     def conflicts(self) -> list[Any]:
         """Every conflict the solver could not resolve."""
         return list(self._conflicts)
+
+    def __repr__(self) -> str:
+        return (
+            f'icechunk.{type(self).__name__}(snapshot="{self._snapshot}", '
+            f"conflicts={self._conflicts!r})"
+        )
 
     def _repr_html_(self) -> str:
         from icechunk._html import conflicts_html

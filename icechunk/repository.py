@@ -22,7 +22,7 @@ from icechunk._v1_repo import (
 )
 from icechunk._virtual import normalize_authorizations
 from icechunk.asset_manager import REPO_INFO_KEY
-from icechunk.config import RepositoryConfig
+from icechunk.config import Attribution, RepositoryConfig
 from icechunk.errors import (
     ErrorKind,
     InvalidInputError,
@@ -55,20 +55,17 @@ class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
         storage: Storage,
         config: RepositoryConfig | None = None,
         authorize_virtual_chunk_access: dict[str, Any] | None = None,
-        spec_version: int | None = None,
+        spec_version: SpecVersion | int | None = None,
         check_clean_root: bool = True,
+        attribution: Attribution | None = None,
     ) -> Self:
         """Create a new repository; fails if one already exists at ``storage``."""
-        if spec_version not in (None, 1, 2):
-            raise InvalidInputError(
-                f"invalid spec version {spec_version}: supported versions are 1 and 2",
-                ErrorKind.UNSUPPORTED_SPEC_VERSION,
-            )
+        version = _requested_spec_version(spec_version)
         if check_clean_root:
-            await _check_clean_root(storage)
+            await _check_clean_root(_attributed(storage, attribution))
         cfg = config if config is not None else RepositoryConfig.default()
         core = _authorize(
-            RepoCore(storage, cfg, int(spec_version or 2)), authorize_virtual_chunk_access
+            RepoCore(storage, cfg, version, attribution), authorize_virtual_chunk_access
         )
         stored = None if config is None else cfg._to_dict()
         await core.initialize(stored)
@@ -80,13 +77,19 @@ class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
         storage: Storage,
         config: RepositoryConfig | None = None,
         authorize_virtual_chunk_access: dict[str, Any] | None = None,
-        spec_version: int | None = None,
+        spec_version: SpecVersion | int | None = None,
         check_clean_root: bool = True,
+        attribution: Attribution | None = None,
     ) -> Self:
         """Create a new repository; fails if one already exists at ``storage``."""
         return sync(
             cls.create_async(
-                storage, config, authorize_virtual_chunk_access, spec_version, check_clean_root
+                storage,
+                config,
+                authorize_virtual_chunk_access,
+                spec_version,
+                check_clean_root,
+                attribution,
             )
         )
 
@@ -96,13 +99,15 @@ class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
         storage: Storage,
         config: RepositoryConfig | None = None,
         authorize_virtual_chunk_access: dict[str, Any] | None = None,
+        attribution: Attribution | None = None,
     ) -> Self:
         """Open an existing repository; ``config`` overrides the persisted one field by field."""
+        probe = _attributed(storage, attribution)
         try:
-            stored = await cls.fetch_config_async(storage)
+            stored = await cls.fetch_config_async(probe)
         except RepositoryNotFoundError:
             stored = None  # reported below, with the places looked at
-        spec = await detect_spec_version(storage)
+        spec = await detect_spec_version(probe)
         if spec is None:
             error = RepositoryNotFoundError(
                 "the repository doesn't exist: no Icechunk repository found at this storage "
@@ -116,7 +121,8 @@ class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
         cfg = stored or RepositoryConfig.default()
         if config is not None:
             cfg = cfg.merge(config)
-        return cls(_authorize(RepoCore(storage, cfg, spec), authorize_virtual_chunk_access))
+        core = RepoCore(storage, cfg, spec, attribution)
+        return cls(_authorize(core, authorize_virtual_chunk_access))
 
     @classmethod
     def open(
@@ -124,9 +130,10 @@ class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
         storage: Storage,
         config: RepositoryConfig | None = None,
         authorize_virtual_chunk_access: dict[str, Any] | None = None,
+        attribution: Attribution | None = None,
     ) -> Self:
         """Open an existing repository; ``config`` overrides the persisted one field by field."""
-        return sync(cls.open_async(storage, config, authorize_virtual_chunk_access))
+        return sync(cls.open_async(storage, config, authorize_virtual_chunk_access, attribution))
 
     @classmethod
     async def open_or_create_async(
@@ -134,13 +141,16 @@ class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
         storage: Storage,
         config: RepositoryConfig | None = None,
         authorize_virtual_chunk_access: dict[str, Any] | None = None,
-        create_version: int | None = None,
+        create_version: SpecVersion | int | None = None,
+        check_clean_root: bool = True,
+        attribution: Attribution | None = None,
     ) -> Self:
         """Open the repository at ``storage``, creating it first if there is none."""
-        if await cls.exists_async(storage):
-            return await cls.open_async(storage, config, authorize_virtual_chunk_access)
+        access = authorize_virtual_chunk_access
+        if await cls.exists_async(_attributed(storage, attribution)):
+            return await cls.open_async(storage, config, access, attribution)
         return await cls.create_async(
-            storage, config, authorize_virtual_chunk_access, create_version
+            storage, config, access, create_version, check_clean_root, attribution
         )
 
     @classmethod
@@ -149,24 +159,37 @@ class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
         storage: Storage,
         config: RepositoryConfig | None = None,
         authorize_virtual_chunk_access: dict[str, Any] | None = None,
-        create_version: int | None = None,
+        create_version: SpecVersion | int | None = None,
+        check_clean_root: bool = True,
+        attribution: Attribution | None = None,
     ) -> Self:
         """Open the repository at ``storage``, creating it first if there is none."""
         return sync(
             cls.open_or_create_async(
-                storage, config, authorize_virtual_chunk_access, create_version
+                storage,
+                config,
+                authorize_virtual_chunk_access,
+                create_version,
+                check_clean_root,
+                attribution,
             )
         )
 
     @staticmethod
-    async def exists_async(storage: Storage) -> bool:
-        """Whether a repository (of any spec version) exists at ``storage``."""
-        return await detect_spec_version(storage) is not None
+    async def exists_async(
+        storage: Storage, storage_settings: StorageSettings | None = None
+    ) -> bool:
+        """Whether a repository (of any spec version) exists at ``storage``.
+
+        ``storage_settings`` (retries, timeouts ...) apply to the probing requests.
+        """
+        probe = storage if storage_settings is None else storage.with_settings(storage_settings)
+        return await detect_spec_version(probe) is not None
 
     @staticmethod
-    def exists(storage: Storage) -> bool:
-        """Whether a repository exists at ``storage``."""
-        return sync(Repository.exists_async(storage))
+    def exists(storage: Storage, storage_settings: StorageSettings | None = None) -> bool:
+        """Whether a repository exists at ``storage`` (see :meth:`exists_async`)."""
+        return sync(Repository.exists_async(storage, storage_settings))
 
     @staticmethod
     async def fetch_config_async(storage: Storage) -> RepositoryConfig | None:
@@ -196,9 +219,10 @@ class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
         storage: Storage, storage_settings: StorageSettings | None = None
     ) -> SpecVersion | None:
         """The spec version of the repository at ``storage``, None if there is none (async)."""
-        if await storage.exists(REPO_INFO_KEY):
+        probe = storage if storage_settings is None else storage.with_settings(storage_settings)
+        if await probe.exists(REPO_INFO_KEY):
             return SpecVersion.v2
-        found = await detect_spec_version(storage)
+        found = await detect_spec_version(probe)
         return None if found is None else SpecVersion(found)
 
     @staticmethod
@@ -228,7 +252,7 @@ class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
         left out (``...``), the current authorizations carry over.
         """
         cfg = self._core.config if config is None else self._core.config.merge(config)
-        core = RepoCore(self._core.storage, cfg, self._core.spec_version)
+        core = RepoCore(self._core.storage, cfg, self._core.spec_version, self._core.attribution)
         if isinstance(authorize_virtual_chunk_access, EllipsisType):
             core.authorize_virtual(self._core.virtual_access)
             return type(self)(core)
@@ -246,6 +270,11 @@ class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
     def authorized_virtual_container_prefixes(self) -> set[str]:
         """URL prefixes of the virtual chunk containers this handle may read from."""
         return self._core.virtual.authorized_prefixes()
+
+    @property
+    def attribution(self) -> Attribution:
+        """The labels this handle's requests carry in their User-Agent."""
+        return self._core.attribution or Attribution()
 
     @property
     def config(self) -> RepositoryConfig:
@@ -439,15 +468,37 @@ class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
                 "spec_version": self._core.spec_version,
                 "default_commit_metadata": self._default_commit_metadata,
                 "virtual_access": self._core.virtual_access,
+                "attribution": self._core.attribution,
             }
         )
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         spec = state.get("spec_version", 2)
-        self._core = RepoCore(state["storage"], state["config"], spec)
+        self._core = RepoCore(state["storage"], state["config"], spec, state.get("attribution"))
         self._default_commit_metadata = dict(state.get("default_commit_metadata", {}))
         self._core.authorize_virtual(state.get("virtual_access") or {})
+
+
+def _requested_spec_version(value: SpecVersion | int | None) -> int:
+    """The spec version to create; the real package's wording for values it refuses."""
+    if value is None:
+        return 2
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 255:
+        raise InvalidInputError(
+            "Couldn't parse a valid version", ErrorKind.UNSUPPORTED_SPEC_VERSION
+        )
+    if value not in (1, 2):
+        raise InvalidInputError(
+            f"Unsupported version {int(value)}: this package writes spec versions 1 and 2",
+            ErrorKind.UNSUPPORTED_SPEC_VERSION,
+        )
+    return int(value)
+
+
+def _attributed(storage: Storage, attribution: Attribution | None) -> Storage:
+    """``storage`` labelling its requests with ``attribution`` (when one is given)."""
+    return storage if attribution is None else storage.with_attribution(attribution)
 
 
 def _authorize(core: RepoCore, access: dict[str, Any] | None) -> RepoCore:

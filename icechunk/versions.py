@@ -5,12 +5,21 @@ from __future__ import annotations
 from enum import IntEnum
 
 __all__ = [
+    "PACKAGE_VERSION",
+    "PYICECHUNK_VERSION",
     "SpecVersion",
     "print_debug_info",
     "spec_version",
     "supported_spec_versions",
     "user_agent",
 ]
+
+#: The reference ``icechunk`` API version this package implements, with our own release as
+#: the local label: code that checks ``Version(icechunk.__version__).major >= 2`` sees 2.x.
+#: Files record ``ic-<this>`` as their writer, in a 24-byte header field: keep it short.
+PACKAGE_VERSION = "2.3.0+pyicechunk.0.1"
+#: This implementation's own release.
+PYICECHUNK_VERSION = "0.1.0"
 
 
 class SpecVersion(IntEnum):
@@ -54,11 +63,9 @@ def print_debug_info() -> None:
     import platform
     from importlib import import_module
 
-    from icechunk import __version__
-
     print(f"platform:  {platform.platform()}")
     print(f"python:  {platform.python_version()}")
-    print(f"icechunk:  {__version__}")
+    print(f"icechunk:  {PACKAGE_VERSION}")
     for package in ("zarr", "numcodecs", "xarray", "virtualizarr"):
         try:
             version = import_module(package).__version__
@@ -69,6 +76,4 @@ def print_debug_info() -> None:
 
 def user_agent() -> str:
     """The User-Agent product token this library sends to object stores."""
-    from icechunk import __pyicechunk_version__
-
-    return f"icechunk-pyicechunk-{__pyicechunk_version__}"
+    return f"icechunk-pyicechunk-{PYICECHUNK_VERSION}"

@@ -66,9 +66,6 @@ LAZY_UPWARD: dict[tuple[str, str], str] = {
     ("icechunk.session", "icechunk.store"): (
         "Session.store builds the zarr Store view over the session (the real API's shape)"
     ),
-    ("icechunk.versions", "icechunk"): (
-        "print_debug_info and user_agent report the package's own version string"
-    ),
 }
 
 # icechunk_widgets uses the public API; _html is the shared display toolkit (pure functions

@@ -11,6 +11,7 @@ from enum import IntEnum
 import zstandard
 
 from icechunk.errors import ErrorKind, FormatError
+from icechunk.versions import PACKAGE_VERSION
 
 __all__ = [
     "HEADER_SIZE",
@@ -29,7 +30,9 @@ _SPEC_AT = len(MAGIC) + _NAME_SIZE
 _TYPE_AT = _SPEC_AT + 1
 _COMPRESSION_AT = _TYPE_AT + 1
 HEADER_SIZE = _COMPRESSION_AT + 1
-IMPLEMENTATION_NAME = "pyicechunk-0.1"
+#: The writer recorded in every file: ``ic-<package version>`` like the real package, so
+#: tools that parse the version after ``ic-`` read ours too.
+IMPLEMENTATION_NAME = f"ic-{PACKAGE_VERSION}"
 SUPPORTED_SPEC_VERSIONS = (1, 2)
 #: Refuse to inflate a metadata payload beyond this; real files are far smaller.
 MAX_DECOMPRESSED_BYTES = 2**31

@@ -24,13 +24,15 @@ import builtins
 import datetime as dt
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import obstore
 from obstore import exceptions as obx
 
 from icechunk.errors import ErrorKind, InvalidInputError, StorageError
+from icechunk.storage._labels import attributed_user_agent, has_labels
 from icechunk.storage.base import (
     ConditionalPutFailed,
     PutMode,
@@ -44,10 +46,17 @@ from icechunk.storage.base import (
     unchanged,
 )
 
+if TYPE_CHECKING:
+    from icechunk._config_core import Attribution
+
 __all__ = ["ObjectStoreStorage", "obstore_client_options", "obstore_retry_config"]
 
 #: At most this many HEAD requests run at once when a batch delete counts what exists.
 _HEAD_FANOUT = 16
+
+#: Clients kept per attributed storage, one per distinct User-Agent (obstore fixes the
+#: User-Agent when a client is built, so per-request labels need their own client).
+_LABELLED_CLIENTS = 32
 
 
 def obstore_retry_config(settings: StorageSettings) -> dict[str, Any]:
@@ -69,10 +78,16 @@ def obstore_retry_config(settings: StorageSettings) -> dict[str, Any]:
 
 
 def obstore_client_options(
-    settings: StorageSettings, *, allow_http: bool = False, stream_timeout_s: int | None = None
+    settings: StorageSettings,
+    *,
+    allow_http: bool = False,
+    stream_timeout_s: int | None = None,
+    user_agent: str | None = None,
 ) -> dict[str, Any]:
     """``obstore`` HTTP client options for ``settings.timeouts`` and the connection flags."""
     options: dict[str, Any] = {}
+    if user_agent is not None:
+        options["user_agent"] = user_agent
     if allow_http:
         options["allow_http"] = True
     if stream_timeout_s:
@@ -119,6 +134,8 @@ class ObjectStoreStorage(Storage):
         self._store: Any = None
         self._store_pid = 0
         self._store_lock = threading.Lock()
+        self._attribution: Attribution | None = None
+        self._labelled: OrderedDict[str, Any] = OrderedDict()
 
     # ------------------------------------------------------------------ configuration
     @property
@@ -130,7 +147,27 @@ class ObjectStoreStorage(Storage):
         """A copy of this storage that uses ``settings`` (overlaid on the defaults)."""
         clone = self._clone()
         clone._user_settings = settings
+        clone._attribution = self._attribution
         return clone
+
+    def with_attribution(self, attribution: Attribution | None) -> ObjectStoreStorage:
+        """A copy of this storage whose requests carry ``attribution`` in their User-Agent.
+
+        Requests then also name the array / chunk they are about (see
+        :mod:`icechunk.storage._labels`); each distinct User-Agent gets its own client,
+        so an attribution without any label (or None) keeps the one shared client.
+        """
+        if attribution is not None and not has_labels(attribution):
+            attribution = None
+        if attribution == self._attribution:
+            return self
+        clone = self.with_settings(self._user_settings)
+        clone._attribution = attribution
+        return clone
+
+    def _user_agent(self) -> str:
+        """The User-Agent for a request issued now."""
+        return attributed_user_agent(self._attribution, context=self._attribution is not None)
 
     @abc.abstractmethod
     def _clone(self) -> ObjectStoreStorage:
@@ -143,16 +180,28 @@ class ObjectStoreStorage(Storage):
     def _client(self) -> Any:
         with self._store_lock:
             # A forked child must not reuse the parent's client (its runtime threads are gone).
-            if self._store is None or self._store_pid != os.getpid():
-                try:
-                    self._store = self._build_store(self.settings)
-                except (obx.BaseError, ValueError, TypeError) as exc:
-                    raise InvalidInputError(
-                        f"invalid {type(self).__name__} configuration: {exc}",
-                        ErrorKind.STORAGE_CONFIG,
-                    ) from exc
+            if self._store_pid != os.getpid():
+                self._store, self._labelled = None, OrderedDict()
                 self._store_pid = os.getpid()
-            return self._store
+            if self._attribution is None:
+                if self._store is None:
+                    self._store = self._new_store()
+                return self._store
+            agent = self._user_agent()
+            store = self._labelled.pop(agent, None) or self._new_store()
+            self._labelled[agent] = store
+            while len(self._labelled) > _LABELLED_CLIENTS:
+                self._labelled.popitem(last=False)
+            return store
+
+    def _new_store(self) -> Any:
+        try:
+            return self._build_store(self.settings)
+        except (obx.BaseError, ValueError, TypeError) as exc:
+            raise InvalidInputError(
+                f"invalid {type(self).__name__} configuration: {exc}",
+                ErrorKind.STORAGE_CONFIG,
+            ) from exc
 
     def _conditional(self, mode: PutMode) -> bool:
         """Whether ``mode`` is sent as a conditional request (settings may turn it off)."""

@@ -118,7 +118,7 @@ class AzureBlobStorage(ObjectStoreStorage):
 
     def _build_store(self, settings: StorageSettings) -> Any:
         store_config: Any = {"account_name": self._account}
-        client: Any = obstore_client_options(settings)
+        client: Any = obstore_client_options(settings, user_agent=self._user_agent())
         for key, value in self._config.items():
             if key in _CLIENT_KEYS:
                 client[key] = value

@@ -32,6 +32,7 @@ from icechunk.storage._constructors import CloudConstructors
 from icechunk.storage._settings_render import RenderedSettings
 
 if TYPE_CHECKING:
+    from icechunk._config_core import Attribution
     from icechunk.storage.local import LocalFileSystemStorage
     from icechunk.storage.memory import InMemoryStorage
 
@@ -478,6 +479,13 @@ class Storage(Unpicklable, CloudConstructors, abc.ABC):
         """
         return self
 
+    def with_attribution(self, attribution: Attribution | None) -> Storage:
+        """This storage labelling its requests with ``attribution`` (User-Agent).
+
+        Only HTTP-based object stores send a User-Agent; the others return themselves.
+        """
+        return self
+
     def with_repository_settings(self, overrides: StorageSettings | None) -> Storage:
         """This storage with a repository's ``config.storage`` overlaid on its own settings.
 
@@ -554,7 +562,12 @@ class Storage(Unpicklable, CloudConstructors, abc.ABC):
         return await self._get_if_unchanged(validate_key(key), start, end, etag, modified_by)
 
     async def _get_if_unchanged(
-        self, key: str, start: int, end: int | None, etag: str | None, modified_by: dt.datetime | None
+        self,
+        key: str,
+        start: int,
+        end: int | None,
+        etag: str | None,
+        modified_by: dt.datetime | None,
     ) -> bytes | None:
         """Default: compare the object's head, then read (object stores send preconditions)."""
         info = await self._head(key)

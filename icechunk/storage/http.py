@@ -90,7 +90,11 @@ class HttpStorage(ObjectStoreStorage):
         return [("type", "HTTP"), ("url", self._base_url.split("?", 1)[0])]
 
     def _build_store(self, settings: StorageSettings) -> Any:
-        client = obstore_client_options(settings, allow_http=self._base_url.startswith("http://"))
+        client = obstore_client_options(
+            settings,
+            allow_http=self._base_url.startswith("http://"),
+            user_agent=self._user_agent(),
+        )
         client.update(self._opts)
         if self._headers:
             client["default_headers"] = dict(self._headers)

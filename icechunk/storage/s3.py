@@ -187,6 +187,7 @@ class S3Storage(ObjectStoreStorage):
             settings,
             allow_http=opts.allow_http,
             stream_timeout_s=opts.network_stream_timeout_seconds,
+            user_agent=self._user_agent(),
         )
         if self._headers:
             client["default_headers"] = dict(self._headers)

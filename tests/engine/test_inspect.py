@@ -23,7 +23,7 @@ def test_snapshot_view(new_storage: NewStorage) -> None:
     view = repo.inspect_snapshot(sid)
     assert view["id"] == sid and view["commit_message"] == "a[1] = 5"
     assert view["header"]["file_type"] == "snapshot"
-    assert view["header"]["written_by"].startswith("pyicechunk")
+    assert view["header"]["written_by"] == f"ic-{ic.__version__}"
     assert [n["path"] for n in view["nodes"]] == ["/", "/a"]
     array = view["nodes"][1]
     assert array["shape"] == [{"array_length": 4, "num_chunks": 4}]

@@ -103,7 +103,7 @@ def test_reference_wheels_read_our_v1_repository(tmp_path: Path, reader: str) ->
 
 
 def test_spec_version_argument_is_validated(new_storage: NewStorage) -> None:
-    with pytest.raises(ic.InvalidInputError, match="supported versions are 1 and 2"):
+    with pytest.raises(ic.InvalidInputError, match="Unsupported version 3"):
         ic.Repository.create(new_storage("x"), spec_version=3)
     repo = ic.Repository.create(new_storage(), spec_version=ic.SpecVersion.v1)
     assert repo.spec_version == 1
