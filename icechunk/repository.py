@@ -25,6 +25,7 @@ from icechunk.config import RepositoryConfig
 from icechunk.errors import (
     ErrorKind,
     InvalidInputError,
+    ReadOnlyError,
     RepositoryNotFoundError,
     SnapshotNotFoundError,
 )
@@ -63,6 +64,7 @@ class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
                 f"invalid spec version {spec_version}: supported versions are 1 and 2",
                 ErrorKind.UNSUPPORTED_SPEC_VERSION,
             )
+        _check_creatable(storage)
         if check_clean_root:
             await _check_clean_root(storage)
         cfg = config if config is not None else RepositoryConfig.default()
@@ -450,6 +452,23 @@ def _authorize(core: RepoCore, access: dict[str, Any] | None) -> RepoCore:
     core.authorize_virtual(normalize_authorizations(access))
     core.virtual.check_credentials()
     return core
+
+
+def _check_creatable(storage: Storage) -> None:
+    """Refuse, before any request, the locations a new repository may not use."""
+    if not storage.can_write:
+        raise ReadOnlyError(
+            "cannot create a repository: the storage is read-only", ErrorKind.READ_ONLY_STORAGE
+        )
+    if storage._at_bucket_root:
+        # Keys written at a bucket root were laid out wrongly by some earlier releases;
+        # existing repositories there stay usable, new ones are refused.
+        raise InvalidInputError(
+            "cannot create a repository at an empty prefix (the root of the bucket); "
+            "give the storage a non-empty prefix. Repositories already at a bucket root "
+            "can still be opened and written",
+            ErrorKind.EMPTY_PREFIX_CREATION,
+        )
 
 
 async def _check_clean_root(storage: Storage) -> None:

@@ -75,6 +75,10 @@ class GcsStorage(Storage):
         self._user_settings = settings
         self._bucket: Any = None
 
+    @property
+    def _at_bucket_root(self) -> bool:
+        return not self._prefix
+
     # ------------------------------------------------------------------ identity
     def _state(self) -> tuple[Any, ...]:
         return (
