@@ -81,3 +81,15 @@ def test_html_reprs_open_with_the_shared_frame_and_qualified_titles() -> None:
     assert "in-memory" in storage_html
     (info,) = repo.ancestry(branch="main")
     assert "icechunk.snapshots.SnapshotInfo" in info._repr_html_()
+
+
+def test_ancestry_resolves_its_start_when_called() -> None:
+    # Like the real package, a missing ref fails at the call, before any iteration.
+    repo = _repo()
+    with pytest.raises(ic.RefNotFoundError, match="nope"):
+        repo.ancestry(branch="nope")
+    with pytest.raises(ic.RefNotFoundError, match="nope"):
+        repo.ancestry(tag="nope")
+    with pytest.raises(ValueError, match="one of branch, tag or snapshot_id"):
+        repo.ancestry()
+    assert [s.message for s in repo.ancestry(branch="main")] == ["Repository initialized"]
