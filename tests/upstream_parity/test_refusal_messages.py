@@ -93,3 +93,14 @@ def test_ancestry_resolves_its_start_when_called() -> None:
     with pytest.raises(ValueError, match="one of branch, tag or snapshot_id"):
         repo.ancestry()
     assert [s.message for s in repo.ancestry(branch="main")] == ["Repository initialized"]
+
+
+def test_snapshot_ids_parse_as_leniently_as_the_real_package() -> None:
+    # Case, Crockford's letter aliases and the unused trailing bits are all ignored.
+    repo = _repo()
+    (initial,) = repo.ancestry(branch="main")
+    for spelling in (initial.id.lower(), "I" + initial.id[1:], initial.id[:-1] + "1"):
+        (found,) = repo.ancestry(snapshot_id=spelling)
+        assert found.id == initial.id
+    with pytest.raises(ic.InvalidInputError, match="invalid snapshot id"):
+        repo.ancestry(snapshot_id=initial.id[:-1] + "U")
