@@ -67,3 +67,12 @@ def test_a_non_empty_prefix_gets_past_the_check() -> None:
 def test_read_only_storage_refuses_creation() -> None:
     with pytest.raises(ic.ReadOnlyError, match="read-only"):
         ic.Repository.create(ic.http_storage(_NOWHERE + "/repo"))
+
+
+def test_gcs_connection_failures_are_storage_errors() -> None:
+    # Past the checks, an unreachable GCS endpoint is a typed error, not a raw requests one.
+    storage = ic.gcs_storage(
+        bucket="bucket", prefix="repo", anonymous=True, config={"endpoint": _NOWHERE}
+    ).with_settings(ic.StorageSettings(retries=ic.StorageRetriesSettings(max_tries=1)))
+    with pytest.raises(ic.StorageError, match="GCS request"):
+        ic.Repository.exists(storage)
