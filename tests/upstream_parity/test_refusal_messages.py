@@ -4,6 +4,7 @@ against the real wheel also match ours; a store copy starts unopened like zarr's
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,10 @@ def test_snapshot_ids_parse_as_leniently_as_the_real_package() -> None:
         assert found.id == initial.id
     with pytest.raises(ic.InvalidInputError, match="invalid snapshot id"):
         repo.ancestry(snapshot_id=initial.id[:-1] + "U")
+
+
+def test_read_only_store_writes_use_the_reference_wording() -> None:
+    store = _repo().readonly_session("main").store
+    payload = zarr.core.buffer.default_buffer_prototype().buffer.from_bytes(b"{}")
+    with pytest.raises(ic.ReadOnlyError, match="read-only store"):
+        asyncio.run(store.set("zarr.json", payload))
