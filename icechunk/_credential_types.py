@@ -202,14 +202,16 @@ class _Refreshable(_Value, Generic[T]):
             function = pickle.loads(self.pickled_function)
             fetched = function()
         except Exception as exc:
+            # The callback's own message is what tells the user what went wrong.
             raise StorageError(
-                f"fetching refreshable credentials failed: {type(exc).__name__}",
+                f"fetching refreshable credentials failed: {type(exc).__name__}: {exc}",
                 ErrorKind.INVALID_CREDENTIALS,
             ) from exc
         if self._RESULT_TYPES and not isinstance(fetched, self._RESULT_TYPES):
+            expected = " or ".join(f"'{t.__qualname__}'" for t in self._RESULT_TYPES)
             raise StorageError(
-                f"credentials callback returned {type(fetched).__name__}, expected "
-                + " or ".join(t.__qualname__ for t in self._RESULT_TYPES),
+                "fetching refreshable credentials failed: TypeError: "
+                f"'{type(fetched).__name__}' object is not an instance of {expected}",
                 ErrorKind.INVALID_CREDENTIALS,
             )
         result: T = fetched

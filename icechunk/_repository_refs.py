@@ -180,9 +180,11 @@ class RefsMixin:
     ) -> Iterator[SnapshotInfo]:
         """Snapshots from the given ref back to the first one, newest first.
 
-        The result also supports ``async for``.
+        The result also supports ``async for``. The starting ref is resolved by this
+        call, as the real package does, so a missing ref raises here, not on iteration.
         """
-        return _Ancestry(self._ancestry_entries(branch, tag, snapshot_id))
+        start = sync(self._resolve(branch, tag, snapshot_id))
+        return _Ancestry(self._core.ancestry(start))
 
     async def lookup_snapshot_async(self, snapshot_id: str) -> SnapshotInfo:
         """Details of one snapshot."""

@@ -303,7 +303,11 @@ class SessionCore:
     async def delete_node(self, path: str) -> None:
         """Delete the node at ``path`` and, for a group, everything below it."""
         self._require_data_writes()
-        for node in reversed(await self.list_nodes(path)):
+        nodes = await self.list_nodes(path)
+        if nodes and nodes[0].path == path and not nodes[0].is_group:
+            # Like the real package: nodes stored below an array survive its deletion.
+            nodes = nodes[:1]
+        for node in reversed(nodes):
             self.changes.drop_node(node.id)
             if node.is_new:
                 self.changes.new_nodes.pop(node.path, None)

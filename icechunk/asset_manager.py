@@ -7,6 +7,7 @@ by id; they never change once written.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
@@ -47,6 +48,48 @@ REPO_INFO_KEY = "repo"
 
 K = TypeVar("K")
 V = TypeVar("V")
+
+_LOG = logging.getLogger("icechunk.asset_manager")
+
+
+def _node_count(snap: Snapshot) -> int:
+    return len(snap.nodes)
+
+
+def _ref_count(manifest: Manifest) -> int:
+    return sum(len(table) for table in manifest.arrays.values())
+
+
+class _TooBigWarning:
+    """Logs one warning when an object takes too large a share of its cache.
+
+    The real package warns (once per repository and object kind) when a manifest holds
+    more than half the ``num_chunk_refs`` budget or a snapshot more than a fifth of the
+    ``num_snapshot_nodes`` one: such caches keep evicting what they just loaded.
+    """
+
+    def __init__(self, capacity: int, share: int, what: str, unit: str, setting: str) -> None:
+        self._capacity = capacity
+        self._share = share
+        self._what = what
+        self._unit = unit
+        self._setting = setting
+        self._warned = False
+
+    def check(self, size: int) -> None:
+        if self._warned or size * self._share <= self._capacity:
+            return
+        self._warned = True
+        _LOG.warning(
+            "Caching a %s with %d %s in a cache that can only keep %d %s; "
+            "consider raising CachingConfig.%s",
+            self._what,
+            size,
+            self._unit,
+            self._capacity,
+            self._unit.split()[-1],
+            self._setting,
+        )
 
 
 class _LRU(Generic[K, V]):
@@ -105,10 +148,16 @@ class AssetManager:
         #: Spec version of the files this manager writes (1 only for v1 repositories).
         self.spec_version = 2
         self._snapshots: _LRU[SnapshotId, Snapshot] = _LRU(
-            num_snapshot_nodes, lambda s: max(1, len(s.nodes))
+            num_snapshot_nodes, lambda s: max(1, _node_count(s))
         )
         self._manifests: _LRU[ManifestId, Manifest] = _LRU(
-            num_chunk_refs, lambda m: max(1, sum(len(t) for t in m.arrays.values()))
+            num_chunk_refs, lambda m: max(1, _ref_count(m))
+        )
+        self._big_snapshot = _TooBigWarning(
+            num_snapshot_nodes, 5, "snapshot", "nodes", "num_snapshot_nodes"
+        )
+        self._big_manifest = _TooBigWarning(
+            num_chunk_refs, 2, "manifest", "chunk references", "num_chunk_refs"
         )
         self._txlogs: _LRU[SnapshotId, TransactionLog] = _LRU(max(num_transaction_changes, 64))
 
@@ -122,7 +171,7 @@ class AssetManager:
         snap = decode_snapshot(data)
         if snap.id != snapshot_id:
             raise FormatError(f"snapshot file {snapshot_id} holds snapshot {snap.id}")
-        self._snapshots.put(snapshot_id, snap)
+        self._cache_snapshot(snap)
         return snap
 
     async def write_snapshot(self, snap: Snapshot) -> None:
@@ -133,6 +182,10 @@ class AssetManager:
         else:
             data = encode_snapshot(snap, compression_level=self.compression_level)
         await self.storage.put(SNAPSHOTS + str(snap.id), data, mode=PutMode.OVERWRITE)
+        self._cache_snapshot(snap)
+
+    def _cache_snapshot(self, snap: Snapshot) -> None:
+        self._big_snapshot.check(_node_count(snap))
         self._snapshots.put(snap.id, snap)
 
     async def snapshot_exists(self, snapshot_id: SnapshotId) -> bool:
@@ -157,7 +210,7 @@ class AssetManager:
         except IcechunkError as error:
             error.add_context("asset_manager::fetch_manifest", f"manifest_id={manifest_id}")
             raise
-        self._manifests.put(manifest_id, manifest)
+        self._cache_manifest(manifest_id, manifest)
         return manifest
 
     async def write_manifest(self, manifest: Manifest) -> int:
@@ -166,8 +219,12 @@ class AssetManager:
             manifest = replace(manifest, spec_version=1)
         data = encode_manifest(manifest, compression_level=self.compression_level)
         await self.storage.put(MANIFESTS + str(manifest.id), data, mode=PutMode.OVERWRITE)
-        self._manifests.put(manifest.id, manifest)
+        self._cache_manifest(manifest.id, manifest)
         return len(data)
+
+    def _cache_manifest(self, manifest_id: ManifestId, manifest: Manifest) -> None:
+        self._big_manifest.check(_ref_count(manifest))
+        self._manifests.put(manifest_id, manifest)
 
     # ------------------------------------------------------------------ transaction logs
     async def fetch_transaction_log(self, snapshot_id: SnapshotId) -> TransactionLog:

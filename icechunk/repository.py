@@ -26,6 +26,7 @@ from icechunk.config import Attribution, RepositoryConfig
 from icechunk.errors import (
     ErrorKind,
     InvalidInputError,
+    ReadOnlyError,
     RepositoryNotFoundError,
     SnapshotNotFoundError,
 )
@@ -61,6 +62,7 @@ class Repository(RefsMixin, RepositoryAdminMixin, MaintenanceMixin):
     ) -> Self:
         """Create a new repository; fails if one already exists at ``storage``."""
         version = _requested_spec_version(spec_version)
+        _check_creatable(storage)
         if check_clean_root:
             await _check_clean_root(_attributed(storage, attribution))
         cfg = config if config is not None else RepositoryConfig.default()
@@ -506,6 +508,23 @@ def _authorize(core: RepoCore, access: dict[str, Any] | None) -> RepoCore:
     core.authorize_virtual(normalize_authorizations(access))
     core.virtual.check_credentials()
     return core
+
+
+def _check_creatable(storage: Storage) -> None:
+    """Refuse, before any request, the locations a new repository may not use."""
+    if not storage.can_write:
+        raise ReadOnlyError(
+            "cannot create a repository: the storage is read-only", ErrorKind.READ_ONLY_STORAGE
+        )
+    if storage._at_bucket_root:
+        # Keys written at a bucket root were laid out wrongly by some earlier releases;
+        # existing repositories there stay usable, new ones are refused.
+        raise InvalidInputError(
+            "cannot create a repository at an empty prefix (the root of the bucket); "
+            "give the storage a non-empty prefix. Repositories already at a bucket root "
+            "can still be opened and written",
+            ErrorKind.EMPTY_PREFIX_CREATION,
+        )
 
 
 async def _check_clean_root(storage: Storage) -> None:

@@ -209,7 +209,7 @@ class IcechunkStore(VirtualRefsMixin, Store, StoreExtrasMixin):
     # ------------------------------------------------------------------ writing
     def _check_writable(self) -> None:
         if self.read_only:
-            raise ReadOnlyError("this store is read-only", ErrorKind.READ_ONLY_STORE)
+            raise ReadOnlyError("cannot write to a read-only store", ErrorKind.READ_ONLY_STORE)
 
     async def set(self, key: str, value: Buffer) -> None:
         """Store a zarr.json document or an encoded chunk."""

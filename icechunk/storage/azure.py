@@ -80,6 +80,10 @@ class AzureBlobStorage(ObjectStoreStorage):
         self._credentials = credentials
         self._config = dict(config or {})
 
+    @property
+    def _at_bucket_root(self) -> bool:
+        return not self._prefix
+
     def _state(self) -> tuple[Any, ...]:
         return (
             self._account,

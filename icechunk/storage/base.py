@@ -462,6 +462,11 @@ class Storage(Unpicklable, CloudConstructors, abc.ABC):
         return True
 
     @property
+    def _at_bucket_root(self) -> bool:
+        """Whether this is an object store rooted at a bucket's top level (empty prefix)."""
+        return False
+
+    @property
     def supports_conditional_put(self) -> bool:
         """Whether :attr:`PutMode.CREATE` and :attr:`PutMode.UPDATE` are atomic."""
         return True

@@ -75,6 +75,10 @@ class GcsStorage(Storage):
         self._user_settings = settings
         self._bucket: Any = None
 
+    @property
+    def _at_bucket_root(self) -> bool:
+        return not self._prefix
+
     # ------------------------------------------------------------------ identity
     def _state(self) -> tuple[Any, ...]:
         return (
@@ -158,6 +162,8 @@ class GcsStorage(Storage):
             if isinstance(exc, gexc.Unauthorized | gexc.Forbidden):
                 kind = ErrorKind.INVALID_CREDENTIALS
             raise StorageError(f"GCS request for {key!r} failed: {exc}", kind) from exc
+        except OSError as exc:  # requests' connection errors, once retries are spent
+            raise StorageError(f"GCS request for {key!r} failed: {exc}") from exc
 
     async def _retrying(self, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` in a thread, retried on transient errors as the settings say."""
@@ -260,7 +266,7 @@ class GcsStorage(Storage):
             token: VersionToken = await self._retrying(upload)
         except gexc.PreconditionFailed as exc:
             raise ConditionalPutFailed(key, mode) from exc
-        except gexc.GoogleAPIError as exc:
+        except (gexc.GoogleAPIError, OSError) as exc:
             raise StorageError(f"GCS write of {key!r} failed: {exc}") from exc
         return token
 

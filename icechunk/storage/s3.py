@@ -114,6 +114,10 @@ class S3Storage(ObjectStoreStorage):
         """The repository root inside the bucket ('' for the bucket root)."""
         return self._prefix
 
+    @property
+    def _at_bucket_root(self) -> bool:
+        return not self._prefix
+
     # ------------------------------------------------------------------ identity
     def _state(self) -> tuple[Any, ...]:
         return (

@@ -84,6 +84,10 @@ class LatencyStorage(Storage):
         return self._inner.can_write
 
     @property
+    def _at_bucket_root(self) -> bool:
+        return self._inner._at_bucket_root
+
+    @property
     def supports_conditional_put(self) -> bool:
         """Whether the wrapped storage has atomic conditional puts."""
         return self._inner.supports_conditional_put

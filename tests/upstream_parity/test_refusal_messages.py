@@ -4,6 +4,7 @@ against the real wheel also match ours; a store copy starts unopened like zarr's
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,33 @@ def test_html_reprs_open_with_the_shared_frame_and_qualified_titles() -> None:
     assert "in-memory" in storage_html
     (info,) = repo.ancestry(branch="main")
     assert "icechunk.snapshots.SnapshotInfo" in info._repr_html_()
+
+
+def test_ancestry_resolves_its_start_when_called() -> None:
+    # Like the real package, a missing ref fails at the call, before any iteration.
+    repo = _repo()
+    with pytest.raises(ic.RefNotFoundError, match="nope"):
+        repo.ancestry(branch="nope")
+    with pytest.raises(ic.RefNotFoundError, match="nope"):
+        repo.ancestry(tag="nope")
+    with pytest.raises(ValueError, match="one of branch, tag or snapshot_id"):
+        repo.ancestry()
+    assert [s.message for s in repo.ancestry(branch="main")] == ["Repository initialized"]
+
+
+def test_snapshot_ids_parse_as_leniently_as_the_real_package() -> None:
+    # Case, Crockford's letter aliases and the unused trailing bits are all ignored.
+    repo = _repo()
+    (initial,) = repo.ancestry(branch="main")
+    for spelling in (initial.id.lower(), "I" + initial.id[1:], initial.id[:-1] + "1"):
+        (found,) = repo.ancestry(snapshot_id=spelling)
+        assert found.id == initial.id
+    with pytest.raises(ic.InvalidInputError, match="invalid snapshot id"):
+        repo.ancestry(snapshot_id=initial.id[:-1] + "U")
+
+
+def test_read_only_store_writes_use_the_reference_wording() -> None:
+    store = _repo().readonly_session("main").store
+    payload = zarr.core.buffer.default_buffer_prototype().buffer.from_bytes(b"{}")
+    with pytest.raises(ic.ReadOnlyError, match="read-only store"):
+        asyncio.run(store.set("zarr.json", payload))

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import zarr
+from zarr.core.buffer import default_buffer_prototype
 
 import icechunk as ic
 
@@ -89,3 +90,32 @@ def test_chunk_type_reads_like_the_real_members() -> None:
     assert repr(ic.ChunkType.inline) == "ChunkType.inline"
     assert str(ic.ChunkType.uninitialized) == "ChunkType.uninitialized"
     assert [m.name for m in ic.ChunkType] == ["uninitialized", "native", "virtual", "inline"]
+
+
+def test_deleting_an_array_keeps_nodes_stored_below_it() -> None:
+    # Zarr never nests nodes under an array, but the store allows it; the real package
+    # deletes only the array itself (a group's deletion still takes its whole subtree).
+    repo = ic.Repository.create(ic.in_memory_storage())
+    session = repo.writable_session("main")
+    store = session.store
+    array_meta = zarr.create_array(
+        zarr.storage.MemoryStore(), shape=(1,), dtype="int8"
+    ).metadata.to_buffer_dict(default_buffer_prototype())["zarr.json"]
+    group_meta = zarr.create_group(zarr.storage.MemoryStore()).metadata.to_buffer_dict(
+        default_buffer_prototype()
+    )["zarr.json"]
+
+    async def run() -> tuple[list[str], list[str]]:
+        await store.set("a/zarr.json", array_meta)
+        await store.set("a/b/zarr.json", array_meta)
+        await store.set("g/zarr.json", group_meta)
+        await store.set("g/c/zarr.json", array_meta)
+        await store.delete("a/zarr.json")
+        after_array = sorted([k async for k in store.list_prefix("")])
+        await store.delete("g/zarr.json")
+        after_group = sorted([k async for k in store.list_prefix("")])
+        return after_array, after_group
+
+    after_array, after_group = asyncio.run(run())
+    assert after_array == ["a/b/zarr.json", "g/c/zarr.json", "g/zarr.json"]
+    assert after_group == ["a/b/zarr.json"]
