@@ -143,11 +143,27 @@ def _v2_info(info: RepoInfo, deleted_targets: dict[str, SnapshotId]) -> RepoInfo
     initialized = history[0].updated_at if history else now
     return replace(
         info,
+        snapshots=_reachable_from_refs(info),
         status=RepoStatusData(set_at=initialized),
         latest_updates=tuple(reversed(history)),
         spec_version=2,
         config=None,
     )
+
+
+def _reachable_from_refs(info: RepoInfo) -> dict[SnapshotId, SnapshotEntry]:
+    """The snapshots a live branch or tag reaches: a deleted tag's target, or a snapshot
+    expiration cut loose, stays out of the upgraded repository (as in the reference)."""
+    kept: dict[SnapshotId, SnapshotEntry] = {}
+    for tip in [*info.branches.values(), *info.tags.values()]:
+        current: SnapshotId | None = tip
+        while current is not None and current not in kept:
+            entry = info.snapshots.get(current)
+            if entry is None:
+                break
+            kept[current] = entry
+            current = entry.parent_id
+    return kept
 
 
 def _reconstructed_history(

@@ -109,3 +109,29 @@ def test_upgrade_refuses_a_v2_repository(tmp_path: Path) -> None:
     with pytest.raises(ic.SessionStateError, match="can only migrate repositories that use"):
         ic.upgrade_icechunk_repository(repo, dry_run=False)
     assert repo.list_branches() == {"main"}
+
+
+def test_upgrade_keeps_only_what_live_refs_reach(tmp_path: Path) -> None:
+    # A commit reachable only from a deleted tag (its branch deleted too) is not part of the
+    # upgraded repository: the real 2.3.0 upgrade leaves it out and then refuses to tag it.
+    storage = ic.local_filesystem_storage(str(tmp_path / "repo"))
+    repo = ic.Repository.create(storage, spec_version=1)
+    session = repo.writable_session("main")
+    zarr.group(session.store)
+    first = session.commit("first")
+    repo.create_branch("side", first)
+    session = repo.writable_session("side")
+    zarr.create_array(session.store, name="x", shape=(2,), dtype="i4")
+    orphan = session.commit("only on a deleted tag")
+    repo.create_tag("t", orphan)
+    repo.delete_branch("side")
+    repo.delete_tag("t")
+
+    ic.upgrade_icechunk_repository(
+        ic.Repository.open(storage), dry_run=False, delete_unused_v1_files=True
+    )
+    upgraded = ic.Repository.open(storage)
+    assert first in [snapshot.id for snapshot in upgraded.ancestry(branch="main")]
+    with pytest.raises(ic.IcechunkError, match=r"does not exist|not found"):
+        upgraded.create_tag("again", orphan)
+    upgraded.create_tag("kept", first)  # what a live ref reaches can still be tagged
