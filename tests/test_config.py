@@ -378,7 +378,10 @@ repo_configs = st.builds(
 @settings(max_examples=60, deadline=None)
 @given(repo_configs)
 def test_repr_eval_and_packed_pickle_round_trip(cfg: RepositoryConfig) -> None:
-    assert reval(cfg) == cfg
+    if "****" not in repr(cfg):
+        assert reval(cfg) == cfg
+    # else: a secret-looking store option (key, token, password...) is masked, so that repr
+    # cannot rebuild the config; test_credentials_redaction.py checks the masking itself.
     with pytest.raises(TypeError, match="cannot pickle 'RepositoryConfig' object"):
         pickle.dumps(cfg)  # like the real wheel; a pickled Repository carries it packed
     assert pickle.loads(pickle.dumps(pack(cfg))) == cfg
