@@ -137,21 +137,34 @@ def test_demo_server_opens_the_quickstart_in_chromium(
         expect(idle).to_be_visible(timeout=90_000)
         # Run All through the menu (steadier than typing into CodeMirror under load); the
         # first code cell's output proves the kernel imported icechunk and zarr.
-        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
         output = page.locator(".jp-CodeCell .jp-OutputArea-output").first
         try:
-            expect(output).to_contain_text(re.compile(r"icechunk \S+ \| zarr 3\."),
-                                           timeout=120_000)
-        except AssertionError as error:
-            page.screenshot(path=str(tmp_path / "failure.png"))
-            raise AssertionError(f"no kernel output; see {tmp_path / 'failure.png'}") from error
+            _run_all_and_expect_versions(page, output, timeout_ms=60_000)
+        except AssertionError:
+            # Seen on a fresh CI machine: Run All right after the kernel turned idle left
+            # every cell unexecuted ("[ ]:", kernel idle). Ask once more before failing.
+            try:
+                _run_all_and_expect_versions(page, output, timeout_ms=120_000)
+            except AssertionError as error:
+                page.screenshot(path=str(tmp_path / "failure.png"))
+                raise AssertionError(
+                    f"no kernel output; see {tmp_path / 'failure.png'}"
+                ) from error
         # DEMO_SCREENSHOT_DIR keeps the picture for a human to look at.
         shots = Path(os.environ.get("DEMO_SCREENSHOT_DIR", tmp_path))
         page.screenshot(path=str(shots / "demo_quickstart.png"))
     finally:
         context.close()
     assert hosts <= {"127.0.0.1"}, f"the page reached beyond loopback: {sorted(hosts)}"
+
+
+def _run_all_and_expect_versions(page: Any, output: Any, timeout_ms: int) -> None:
+    """Run All through the menu; the first code cell prints the icechunk and zarr versions."""
+    from playwright.sync_api import expect
+
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+    expect(output).to_contain_text(re.compile(r"icechunk \S+ \| zarr 3\."), timeout=timeout_ms)
 
 
 def _record_network_host(hosts: set[str], url: str) -> None:
